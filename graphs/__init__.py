@@ -1,0 +1,1 @@
+"""Ready LangGraph graphs built on ra_agents.integrations.langgraph."""

@@ -1,0 +1,1 @@
+"""Adapters for host frameworks (LangChain/LangSmith, LangGraph, guardrails, TRL, HTTP)."""

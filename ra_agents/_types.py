@@ -1,0 +1,226 @@
+"""Value types shared by the core, the backends and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Message",
+    "GenerationSettings",
+    "Usage",
+    "TokenLogprob",
+    "Completion",
+    "Backend",
+    "PassVerdict",
+    "JudgeResult",
+    "JudgeRequest",
+]
+
+
+class Message(TypedDict):
+    """One chat message in the OpenAI shape."""
+
+    role: str
+    content: str
+
+
+class GenerationSettings(TypedDict, total=False):
+    """What the judge asks of a backend for one generation.
+
+    Backends ignore what they cannot do, except ``json_schema``, which they honour
+    only when ``Backend.supports_json_schema`` is true.
+    """
+
+    max_tokens: int
+    temperature: float
+    seed: int
+    json_schema: dict[str, Any]
+    top_logprobs: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage of one or more generations."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the top alternatives."""
+
+    token: str
+    logprob: float
+    top: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a backend returns for one generation."""
+
+    text: str
+    reasoning: str | None = None
+    usage: Usage = Usage()
+    model: str = ""
+    finish_reason: str | None = None
+    logprobs: Sequence[TokenLogprob] | None = None
+    latency_s: float = 0.0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Anything that turns chat messages into a completion.
+
+    Attributes:
+        model: the model name reported in results and spans.
+        provider: the GenAI ``provider.name`` for spans (``"vllm"``, ``"transformers"`` ...).
+        supports_json_schema: whether ``settings["json_schema"]`` constrains the output.
+    """
+
+    model: str
+    provider: str
+    supports_json_schema: bool
+
+    async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
+        """Generate one completion."""
+        ...
+
+
+@dataclass(frozen=True)
+class PassVerdict:
+    """The verdict of one judging pass, in real candidate names.
+
+    Attributes:
+        order: the candidates in the order the judge saw them (model-1 first).
+        scores: integer score per candidate.
+        ranking: strict best-to-worst ranking.
+        reasoning: the judge's reasoning for this pass.
+        repaired: the judge's ranking disagreed with its scores and was re-sorted.
+        expected_scores: probability-weighted scores when logprobs were available.
+        raw: the raw answer text.
+        attempts: how many asks this pass took (1 when the first answer was usable).
+    """
+
+    order: tuple[str, ...]
+    scores: Mapping[str, int]
+    ranking: tuple[str, ...]
+    reasoning: str = ""
+    repaired: bool = False
+    expected_scores: Mapping[str, float] | None = None
+    raw: str = ""
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """The judge's verdict on one request.
+
+    Attributes:
+        names: candidate names in request order.
+        scores: score per candidate (the mean over passes when ``permutations > 1``).
+        ranking: strict best-to-worst ranking (Borda count over passes).
+        normalized: each score mapped from the scale to [0, 1].
+        reasoning: the judge's reasoning (passes separated by blank lines).
+        expected_scores: probability-weighted scores from logprobs, when available.
+        passes: every pass's verdict, in real names.
+        agreement: share of passes whose winner is the overall winner (None for one pass).
+        pairwise_agreement: share of candidate pairs ordered alike, over pairs of passes.
+        ranking_repaired: some pass's ranking disagreed with its scores and was re-sorted.
+        retries: re-asks after unusable answers, over all passes.
+        usage: tokens over all calls.
+        latency_s: wall time of the whole judgement.
+        model: the judge model.
+        scale: the score scale (low, high).
+    """
+
+    names: tuple[str, ...]
+    scores: Mapping[str, float]
+    ranking: tuple[str, ...]
+    normalized: Mapping[str, float]
+    reasoning: str
+    passes: tuple[PassVerdict, ...]
+    expected_scores: Mapping[str, float] | None = None
+    agreement: float | None = None
+    pairwise_agreement: float | None = None
+    ranking_repaired: bool = False
+    retries: int = 0
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    model: str = ""
+    scale: tuple[int, int] = (1, 5)
+
+    @property
+    def best(self) -> str:
+        """The winning candidate's name."""
+        return self.ranking[0]
+
+    @property
+    def worst(self) -> str:
+        """The losing candidate's name."""
+        return self.ranking[-1]
+
+    def score_list(self) -> list[float]:
+        """Scores in request order (handy when candidates were given as a list)."""
+        return [self.scores[n] for n in self.names]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (no raw texts)."""
+        return {
+            "scores": dict(self.scores),
+            "ranking": list(self.ranking),
+            "best": self.best,
+            "normalized": dict(self.normalized),
+            "expected_scores": dict(self.expected_scores) if self.expected_scores else None,
+            "reasoning": self.reasoning,
+            "agreement": self.agreement,
+            "pairwise_agreement": self.pairwise_agreement,
+            "ranking_repaired": self.ranking_repaired,
+            "retries": self.retries,
+            "permutations": len(self.passes),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+            },
+            "latency_s": round(self.latency_s, 4),
+            "model": self.model,
+        }
+
+
+class JudgeRequest(BaseModel):
+    """One judging request, as read from a file or an HTTP body.
+
+    ``responses`` is a mapping of candidate name to candidate, or a list (names are
+    then ``"0"``, ``"1"``, ...). Candidates may be strings or structured items.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = None
+    principle: str = Field(min_length=1)
+    prompt: str
+    responses: dict[str, Any] | list[Any]
+    permutations: int | None = Field(default=None, ge=1, le=16)
+    seed: int | None = None
+
+    @field_validator("principle")
+    @classmethod
+    def _principle_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("principle is blank; state what the judge should value")
+        return value

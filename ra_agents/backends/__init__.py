@@ -1,0 +1,1 @@
+"""Backends: where the judge's generations come from."""

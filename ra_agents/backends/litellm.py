@@ -1,0 +1,269 @@
+"""LiteLLM backend: vLLM servers, any OpenAI-compatible endpoint, hosted providers.
+
+Retries use tenacity and happen only where a retry can help (connection errors,
+timeouts, 429 and 5xx answers); a bad request or a context overflow fails at once.
+The current span's context travels in the ``traceparent`` header, so a vLLM server
+started with an OTLP traces endpoint joins the caller's trace.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .._errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextLengthError,
+    MissingDependencyError,
+)
+from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+
+__all__ = ["LiteLLMBackend"]
+
+_SCHEMA_PROVIDERS = {"hosted_vllm", "openai", "vllm", "azure", "fireworks_ai", "together_ai", "deepinfra"}
+_CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
+
+
+def _litellm() -> Any:
+    # LiteLLM otherwise fetches its price map from the internet at import (seconds
+    # of delay, or failure, on a closed network); users can still set it to False.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError as exc:
+        raise MissingDependencyError("litellm", "litellm", "The LiteLLM backend") from exc
+    return litellm
+
+
+class LiteLLMBackend:
+    """Generate through ``litellm.acompletion`` or a ``litellm.Router``.
+
+    Args:
+        model: a LiteLLM model string, e.g. ``"hosted_vllm/rewardanything"``; with a
+            router, the router's model group name.
+        api_base: the server's OpenAI-compatible base URL (``http://host:8000/v1``).
+        api_key: the server's key, if it wants one.
+        router: a ``litellm.Router`` to send requests through (load balancing,
+            fallbacks); ``api_base`` and ``api_key`` then come from its model list.
+        timeout: seconds per request.
+        num_retries: retries of retryable failures (tenacity, exponential backoff).
+        supports_json_schema: whether the server honours ``response_format``
+            json_schema; ``None`` guesses from the provider prefix.
+        supports_logprobs: whether to ask for logprobs; ``None`` guesses likewise.
+        extra_body: extra fields for the request body (e.g. vLLM sampling options).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        router: Any | None = None,
+        timeout: float = 120.0,
+        num_retries: int = 2,
+        supports_json_schema: bool | None = None,
+        supports_logprobs: bool | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        _litellm()
+        self.model = model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.router = router
+        self.timeout = timeout
+        self.num_retries = num_retries
+        prefix = model.split("/", 1)[0] if "/" in model else ""
+        if router is not None:
+            prefix = _router_prefix(router, model) or prefix
+        self.provider = "vllm" if prefix in ("hosted_vllm", "vllm") else (prefix or "openai")
+        guess = prefix in _SCHEMA_PROVIDERS
+        self.supports_json_schema = guess if supports_json_schema is None else supports_json_schema
+        self.supports_logprobs = prefix in ("hosted_vllm", "vllm", "openai") if supports_logprobs is None else supports_logprobs
+        self.extra_body = extra_body or {}
+
+    @classmethod
+    def replicas(
+        cls,
+        model: str,
+        api_bases: Sequence[str],
+        *,
+        api_key: str | None = None,
+        group: str = "ra-judge",
+        timeout: float = 120.0,
+        num_retries: int = 2,
+        routing_strategy: str = "simple-shuffle",
+        **kwargs: Any,
+    ) -> LiteLLMBackend:
+        """Several servers of the same model behind one ``litellm.Router``.
+
+        The router spreads requests over the replicas and, when one fails, the retry
+        goes to another (``num_retries`` at this level; the router's cooldown keeps a
+        dead replica out of rotation).
+        """
+        litellm = _litellm()
+        model_list = [
+            {
+                "model_name": group,
+                "litellm_params": {"model": model, "api_base": base, **({"api_key": api_key} if api_key else {})},
+            }
+            for base in api_bases
+        ]
+        router = litellm.Router(
+            model_list=model_list,
+            routing_strategy=routing_strategy,
+            num_retries=0,
+            timeout=timeout,
+            allowed_fails=1,
+            cooldown_time=30,
+        )
+        return cls(group, router=router, timeout=timeout, num_retries=num_retries, **kwargs)
+
+    async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+        kwargs = self._request(messages, settings)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.num_retries + 1),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "max_tokens": settings.get("max_tokens", 512),
+            "temperature": settings.get("temperature", 0.0),
+            "timeout": settings.get("timeout", self.timeout),
+        }
+        if self.router is None:
+            kwargs["num_retries"] = 0
+            if self.api_base:
+                kwargs["api_base"] = self.api_base
+            if self.api_key:
+                kwargs["api_key"] = self.api_key
+        if "seed" in settings:
+            kwargs["seed"] = settings["seed"]
+        if "json_schema" in settings and self.supports_json_schema:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "schema": settings["json_schema"], "strict": True},
+            }
+        if settings.get("top_logprobs") and self.supports_logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = settings["top_logprobs"]
+        if self.extra_body:
+            kwargs["extra_body"] = dict(self.extra_body)
+        return kwargs
+
+    async def _once(self, kwargs: dict[str, Any]) -> Completion:
+        litellm = _litellm()
+        headers: dict[str, str] = {}
+        try:
+            from opentelemetry.propagate import inject
+
+            inject(headers)
+        except ImportError:  # pragma: no cover - opentelemetry-api is a core dependency
+            pass
+        call = dict(kwargs, extra_headers=headers) if headers else kwargs
+        started = time.perf_counter()
+        try:
+            if self.router is not None:
+                response = await self.router.acompletion(**call)
+            else:
+                response = await litellm.acompletion(**call)
+        except Exception as exc:  # noqa: BLE001 - mapped to the core's typed errors
+            raise _map_error(exc, self._where()) from exc
+        return _to_completion(response, time.perf_counter() - started, self.model)
+
+    def _where(self) -> str:
+        if self.router is not None:
+            return f"the replicas of {self.model!r}"
+        return self.api_base or f"the provider of {self.model!r}"
+
+
+def _router_prefix(router: Any, group: str) -> str:
+    for entry in getattr(router, "model_list", []) or []:
+        if entry.get("model_name") == group:
+            name = entry.get("litellm_params", {}).get("model", "")
+            return name.split("/", 1)[0] if "/" in name else ""
+    return ""
+
+
+def _map_error(exc: Exception, where: str) -> BackendError:
+    litellm = _litellm()
+    status = getattr(exc, "status_code", None)
+    body = str(exc)
+    lowered = body.lower()
+    if isinstance(exc, getattr(litellm, "ContextWindowExceededError", ())) or any(h in lowered for h in _CONTEXT_HINTS):
+        return ContextLengthError(
+            f"the request does not fit the judge model's context window ({_first_line(body)}); judge fewer or "
+            "shorter candidates per call, lower max_tokens, or serve the model with a larger --max-model-len",
+            status=status,
+            body=body,
+        )
+    if isinstance(exc, getattr(litellm, "Timeout", ())) or "timed out" in lowered or "timeout" in type(exc).__name__.lower():
+        return BackendTimeout(
+            f"{where} did not answer in time; raise timeout= or check the server's load", status=status, body=body
+        )
+    if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status in (None, 500):
+        if any(h in lowered for h in ("connect", "refused", "disconnected", "reset", "unreachable", "closed")):
+            return BackendUnavailable(
+                f"cannot reach {where}: is the server running? ({_first_line(body)})", status=status, body=body
+            )
+    err = BackendError(f"{where} failed with status {status}: {_first_line(body)}", status=status, body=body)
+    err.retryable = status in (408, 409, 429) or (status is not None and status >= 500)
+    if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status is None:
+        err = BackendUnavailable(f"cannot reach {where}: {_first_line(body)}", status=status, body=body)
+    return err
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:300]
+
+
+def _to_completion(response: Any, latency: float, model: str) -> Completion:
+    choice = response.choices[0]
+    message = choice.message
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    usage = getattr(response, "usage", None)
+    tokens = None
+    content_logprobs = getattr(getattr(choice, "logprobs", None), "content", None)
+    if content_logprobs is None and isinstance(getattr(choice, "logprobs", None), dict):
+        content_logprobs = choice.logprobs.get("content")
+    if content_logprobs:
+        tokens = [
+            TokenLogprob(
+                token=_get(item, "token"),
+                logprob=float(_get(item, "logprob")),
+                top={_get(t, "token"): float(_get(t, "logprob")) for t in (_get(item, "top_logprobs") or [])},
+            )
+            for item in content_logprobs
+        ]
+    return Completion(
+        text=message.content or "",
+        reasoning=reasoning or None,
+        usage=Usage(
+            int(getattr(usage, "prompt_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", 0) or 0),
+        ),
+        model=getattr(response, "model", None) or model,
+        finish_reason=getattr(choice, "finish_reason", None),
+        logprobs=tokens,
+        latency_s=latency,
+    )
+
+
+def _get(item: Any, key: str) -> Any:
+    return item.get(key) if isinstance(item, dict) else getattr(item, key)

@@ -1,0 +1,1 @@
+"""Benchmarks: judgement quality, position bias and cost."""

@@ -1,0 +1,347 @@
+"""The :class:`Judge`: drives a backend through the listwise protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import protocol
+from ._aggregate import aggregate, normalize
+from ._errors import BackendError, RAError, UsageError, VerdictError
+from ._sync import run_sync
+from ._telemetry import judge_span, record_result
+from ._types import Backend, Completion, GenerationSettings, JudgeRequest, JudgeResult, Message, PassVerdict, Usage
+
+__all__ = ["Judge", "BatchItem"]
+
+BatchItem = JudgeResult | RAError
+"""One entry of a batch result: the verdict, or the error that request met."""
+
+
+class Judge:
+    """A principle-following judge over any backend.
+
+    Args:
+        backend: where generations come from. ``None`` resolves the configured backend
+            (``RA_AGENTS_MODEL`` and friends, see :func:`ra_agents.config.backend_from_config`),
+            falling back to the bundled SmolLM2 model in-process.
+        system_prompt: replaces the built-in rubric (for a checkpoint's exact prompt).
+        scale: integer score scale ``(low, high)``.
+        permutations: passes per request, each over a differently shuffled order.
+        max_retries: re-asks after an unusable answer, per pass.
+        max_tokens: generation budget per call; ``None`` sizes it by the number of
+            candidates (reasoning models need more: set it).
+        temperature: sampling temperature (0 is greedy).
+        structured: constrain output with a JSON schema; ``None`` does so whenever the
+            backend supports it.
+        logprobs: ask for logprobs (for expected scores) when the backend supports them.
+        seed: seeds the per-request shuffles; ``None`` draws fresh orders every call.
+        concurrency: requests in flight at once in batches.
+        max_candidates: largest N accepted in one request.
+        render: turns a candidate into the text the judge reads.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        *,
+        system_prompt: str | None = None,
+        scale: tuple[int, int] = (1, 5),
+        permutations: int = 1,
+        max_retries: int = 2,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        structured: bool | None = None,
+        logprobs: bool = True,
+        seed: int | None = None,
+        concurrency: int = 8,
+        max_candidates: int = 64,
+        render: Callable[[Any], str] = protocol.render_candidate,
+    ) -> None:
+        low, high = scale
+        if not (isinstance(low, int) and isinstance(high, int) and low < high):
+            raise UsageError(f"scale must be two integers (low, high) with low < high, got {scale!r}")
+        if permutations < 1:
+            raise UsageError(f"permutations must be at least 1, got {permutations}")
+        if max_retries < 0:
+            raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+        if concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, got {concurrency}")
+        if backend is None:
+            from .config import backend_from_config
+
+            backend = backend_from_config()
+        self.backend = backend
+        self.system_prompt = system_prompt
+        self.scale = (low, high)
+        self.permutations = permutations
+        self.max_retries = max_retries
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.structured = backend.supports_json_schema if structured is None else structured
+        self.logprobs = logprobs
+        self.seed = seed
+        self.concurrency = concurrency
+        self.max_candidates = max_candidates
+        self.render = render
+
+    @classmethod
+    def from_litellm(cls, model: str, *, api_base: str | None = None, api_key: str | None = None, **kwargs: Any) -> Judge:
+        """A judge on any LiteLLM model, e.g. ``"hosted_vllm/rewardanything"`` behind a vLLM server.
+
+        Keyword arguments that :class:`Judge` takes go to the judge; the rest
+        (``timeout``, ``num_retries``, ...) go to the backend.
+        """
+        from .backends.litellm import LiteLLMBackend
+
+        judge_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _JUDGE_KWARGS}
+        return cls(LiteLLMBackend(model, api_base=api_base, api_key=api_key, **kwargs), **judge_kwargs)
+
+    # ------------------------------------------------------------------ single
+
+    async def ajudge(
+        self,
+        principle: str,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """Judge candidate ``responses`` to ``prompt`` under ``principle``.
+
+        Args:
+            principle: what to value, in natural language.
+            prompt: the prompt the candidates answer.
+            responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
+                Candidates are strings or structured items (messages with tool calls,
+                dicts, pydantic models).
+            permutations: overrides the judge's number of passes for this call.
+            seed: overrides the judge's shuffle seed for this call.
+
+        Raises:
+            UsageError: bad arguments.
+            BackendError: the backend failed.
+            VerdictError: no usable verdict after the allowed re-asks.
+        """
+        if not isinstance(principle, str) or not principle.strip():
+            raise UsageError("principle is empty; state what the judge should value, e.g. 'correctness first'")
+        if not isinstance(prompt, str):
+            raise UsageError(f"prompt must be a string, got {type(prompt).__name__}")
+        k = self.permutations if permutations is None else permutations
+        if k < 1:
+            raise UsageError(f"permutations must be at least 1, got {k}")
+        names, texts = protocol.check_candidates(responses, max_candidates=self.max_candidates, render=self.render)
+        text_of = dict(zip(names, texts))
+        rng = random.Random(self.seed if seed is None else seed)
+        orders = protocol.distinct_orders(names, k, rng)
+        max_tokens = self._max_tokens(len(names))
+
+        started = time.perf_counter()
+        with judge_span(
+            model=self.backend.model,
+            provider=self.backend.provider,
+            candidates=len(names),
+            permutations=k,
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+        ) as span:
+            outcomes = await asyncio.gather(
+                *(self._one_pass(principle, prompt, order, text_of, max_tokens) for order in orders),
+                return_exceptions=True,
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            if failures:
+                raise failures[0]
+            passes = tuple(o[0] for o in outcomes)  # type: ignore[index]
+            usage = sum((o[1] for o in outcomes), Usage())  # type: ignore[misc]
+            model = next((o[2] for o in outcomes if o[2]), self.backend.model)  # type: ignore[index]
+            scores, ranking, agreement, pairwise, expected = aggregate(names, passes)
+            result = JudgeResult(
+                names=tuple(names),
+                scores=scores,
+                ranking=ranking,
+                normalized={n: normalize(s, self.scale) for n, s in scores.items()},
+                reasoning="\n\n".join(p.reasoning for p in passes if p.reasoning),
+                passes=passes,
+                expected_scores=expected,
+                agreement=agreement,
+                pairwise_agreement=pairwise,
+                ranking_repaired=any(p.repaired for p in passes),
+                retries=sum(p.attempts - 1 for p in passes),
+                usage=usage,
+                latency_s=time.perf_counter() - started,
+                model=model,
+                scale=self.scale,
+            )
+            record_result(span, result)
+        return result
+
+    def judge(
+        self,
+        principle: str,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """Synchronous :meth:`ajudge`."""
+        return run_sync(
+            self.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
+            async_name="judge.ajudge",
+        )
+
+    # ------------------------------------------------------------------- batch
+
+    async def ajudge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """Judge many requests concurrently.
+
+        Returns one entry per request, in request order: a :class:`JudgeResult`, or the
+        :class:`RAError` that request met. One bad request never sinks the others.
+        ``on_result(index, item)`` is called as each finishes (for progress bars).
+        """
+        items = list(requests)
+        limit = asyncio.Semaphore(concurrency or self.concurrency)
+
+        async def run(index: int, raw: JudgeRequest | Mapping[str, Any]) -> BatchItem:
+            async with limit:
+                outcome: BatchItem
+                try:
+                    req = raw if isinstance(raw, JudgeRequest) else JudgeRequest.model_validate(raw)
+                    outcome = await self.ajudge(
+                        req.principle, req.prompt, req.responses, permutations=req.permutations, seed=req.seed
+                    )
+                except ValidationError as exc:
+                    outcome = UsageError(f"request {index} is malformed: {_pydantic_summary(exc)}")
+                except RAError as exc:
+                    outcome = exc
+                except Exception as exc:  # noqa: BLE001 - a batch must not lose the other results
+                    outcome = BackendError(f"request {index} failed unexpectedly: {type(exc).__name__}: {exc}")
+                    outcome.__cause__ = exc
+            if on_result is not None:
+                on_result(index, outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(run(i, r) for i, r in enumerate(items))))
+
+    def judge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """Synchronous :meth:`ajudge_batch`."""
+        return run_sync(
+            self.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
+            async_name="judge.ajudge_batch",
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _max_tokens(self, n: int) -> int:
+        if self.max_tokens is not None:
+            return self.max_tokens
+        # A bare verdict costs about 12 tokens per candidate; free-form answers reason first.
+        return 24 + 14 * n if self.structured else 512 + 14 * n
+
+    async def _one_pass(
+        self, principle: str, prompt: str, order: Sequence[str], text_of: Mapping[str, str], max_tokens: int
+    ) -> tuple[PassVerdict, Usage, str]:
+        masked = protocol.masked_names(len(order))
+        real_of = dict(zip(masked, order))
+        messages = protocol.render_messages(
+            principle,
+            prompt,
+            {m: text_of[real_of[m]] for m in masked},
+            system_prompt=self.system_prompt,
+            scale=self.scale,
+        )
+        settings: GenerationSettings = {"max_tokens": max_tokens, "temperature": self.temperature}
+        if self.structured:
+            settings["json_schema"] = protocol.verdict_schema(masked, self.scale)
+        if self.logprobs and getattr(self.backend, "supports_logprobs", False):
+            settings["top_logprobs"] = self.scale[1] - self.scale[0] + 1
+
+        usage = Usage()
+        conversation: list[Message] = list(messages)
+        attempt = 0
+        while True:
+            attempt += 1
+            completion: Completion = await self.backend.generate(conversation, settings)
+            usage = usage + completion.usage
+            try:
+                verdict = protocol.parse_verdict(
+                    completion.text, masked, reasoning=completion.reasoning, scale=self.scale
+                )
+                break
+            except VerdictError as err:
+                if attempt > self.max_retries:
+                    raise _final_verdict_error(err, completion, attempt, max_tokens) from None
+                conversation = [
+                    *messages,
+                    {"role": "assistant", "content": completion.text},
+                    protocol.feedback_message(err, masked),
+                ]
+
+        expected = None
+        if completion.logprobs:
+            masked_expected = protocol.expected_scores(completion.logprobs, masked, self.scale)
+            if masked_expected is not None:
+                expected = {real_of[m]: v for m, v in masked_expected.items()}
+        return (
+            PassVerdict(
+                order=tuple(order),
+                scores={real_of[m]: s for m, s in verdict.scores.items()},
+                ranking=tuple(real_of[m] for m in verdict.ranking),
+                reasoning=verdict.reasoning,
+                repaired=verdict.repaired,
+                expected_scores=expected,
+                raw=completion.text,
+                attempts=attempt,
+            ),
+            usage,
+            completion.model,
+        )
+
+
+_JUDGE_KWARGS = {
+    "system_prompt",
+    "scale",
+    "permutations",
+    "max_retries",
+    "max_tokens",
+    "temperature",
+    "structured",
+    "logprobs",
+    "seed",
+    "concurrency",
+    "max_candidates",
+    "render",
+}
+
+
+def _final_verdict_error(err: VerdictError, completion: Completion, attempts: int, max_tokens: int) -> VerdictError:
+    message = f"{err} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+    if completion.finish_reason == "length":
+        message += (
+            f"; the answer was cut off at max_tokens={max_tokens} before the verdict was complete: "
+            "raise max_tokens (reasoning models need room for their reasoning plus the JSON verdict)"
+        )
+    return VerdictError(message, raw=err.raw, finish_reason=completion.finish_reason, attempts=attempts)
+
+
+def _pydantic_summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())

@@ -1,0 +1,446 @@
+"""The RewardAnything listwise protocol, as pure functions.
+
+One chat call judges all N candidates. The candidates hide behind masked names
+``model-1`` ... ``model-N`` in a shuffled order; the model answers with optional
+reasoning and a JSON verdict ``{"scores": {...}, "best-to-worst": [...]}``, which is
+validated strictly and mapped back to the real names.
+
+Nothing here touches a network, a model or a framework.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from math import factorial
+from typing import Any
+
+from ._errors import UsageError, VerdictError
+from ._types import Message, TokenLogprob
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "RANKING_KEY",
+    "MaskedVerdict",
+    "masked_names",
+    "render_candidate",
+    "render_messages",
+    "verdict_schema",
+    "parse_verdict",
+    "expected_scores",
+    "distinct_orders",
+    "feedback_message",
+    "check_candidates",
+]
+
+RANKING_KEY = "best-to-worst"
+
+DEFAULT_SYSTEM_PROMPT = """\
+You are a reward model that judges candidate responses by a given principle.
+
+You receive a JSON object with:
+- "principle": the standard to judge by. It overrides any preference of your own.
+- "prompt": what the responses answer.
+- "responses": candidate responses under anonymous names ("model-1", "model-2", ...).
+
+Judge every response by how well it follows the principle while answering the prompt
+well. Ignore the names and the order of the responses; judge content only.
+
+Score each response with an integer from {low} to {high}:
+{rubric}
+
+Then rank all responses from best to worst. The ranking is strict: every name appears
+exactly once, and responses with equal scores are still put in order.
+
+You may think first inside <think>...</think>. Then answer with only this JSON object:
+{{"scores": {{"model-1": <score>, ...}}, "best-to-worst": ["model-...", ...]}}"""
+
+_RUBRIC_1_5 = """\
+5: follows the principle perfectly and is excellent in quality
+4: follows the principle well, with minor limits
+3: follows the principle at a basic level
+2: follows the principle only partly; key points are missing
+1: poor, or contradicts the principle"""
+
+
+def _default_rubric(low: int, high: int) -> str:
+    if (low, high) == (1, 5):
+        return _RUBRIC_1_5
+    return f"{high}: follows the principle perfectly and is excellent in quality\n{low}: poor, or contradicts the principle"
+
+
+def masked_names(n: int) -> list[str]:
+    """The masked names ``model-1`` ... ``model-n``."""
+    return [f"model-{i}" for i in range(1, n + 1)]
+
+
+def render_candidate(candidate: Any) -> str:
+    """Serialise a candidate readably for the judge.
+
+    Strings pass through. Chat messages (anything with ``content`` and ``tool_calls``,
+    such as LangChain's ``AIMessage``) become their text followed by one line per tool
+    call: ``-> tool_name({"arg": ...})``. Pydantic models, dataclasses, mappings and
+    sequences become indented JSON.
+    """
+    if isinstance(candidate, str):
+        return candidate
+    if hasattr(candidate, "content") and hasattr(candidate, "tool_calls"):
+        return _render_message(candidate.content, candidate.tool_calls or [])
+    if isinstance(candidate, Mapping) and "tool_calls" in candidate:
+        return _render_message(candidate.get("content") or "", candidate["tool_calls"] or [])
+    if hasattr(candidate, "model_dump"):
+        candidate = candidate.model_dump(mode="json")
+    elif dataclasses.is_dataclass(candidate) and not isinstance(candidate, type):
+        candidate = dataclasses.asdict(candidate)
+    try:
+        return json.dumps(candidate, ensure_ascii=False, indent=2, default=str)
+    except (TypeError, ValueError):
+        return str(candidate)
+
+
+def _render_message(content: Any, tool_calls: Sequence[Any]) -> str:
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+    lines = [text.strip()] if text and text.strip() else []
+    if tool_calls:
+        lines.append(f"Tool calls ({len(tool_calls)}):")
+    for call in tool_calls:
+        name, args = _tool_call_parts(call)
+        lines.append(f"-> {name}({json.dumps(args, ensure_ascii=False, sort_keys=True, default=str)})")
+    return "\n".join(lines)
+
+
+def _tool_call_parts(call: Any) -> tuple[str, Any]:
+    if not isinstance(call, Mapping):
+        call = getattr(call, "__dict__", {"name": str(call)})
+    if "function" in call and isinstance(call["function"], Mapping):  # OpenAI shape
+        fn = call["function"]
+        args = fn.get("arguments", {})
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                pass
+        return str(fn.get("name", "?")), args
+    return str(call.get("name", "?")), call.get("args", call.get("arguments", {}))
+
+
+def render_messages(
+    principle: str,
+    prompt: str,
+    masked_texts: Mapping[str, str],
+    *,
+    system_prompt: str | None = None,
+    scale: tuple[int, int] = (1, 5),
+) -> list[Message]:
+    """Build the two chat messages of one judging call.
+
+    Args:
+        principle: the natural-language principle.
+        prompt: the prompt the candidates answer.
+        masked_texts: masked name -> rendered candidate text, in the order shown.
+        system_prompt: replaces the default rubric (e.g. a checkpoint's own prompt);
+            ``{low}``, ``{high}`` and ``{rubric}`` are filled in when present.
+        scale: the (low, high) integer score scale.
+    """
+    low, high = scale
+    template = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
+    system = template.replace("{low}", str(low)).replace("{high}", str(high))
+    system = system.replace("{rubric}", _default_rubric(low, high)).replace("{{", "{").replace("}}", "}")
+    user = json.dumps(
+        {"principle": principle, "prompt": prompt, "responses": dict(masked_texts)},
+        ensure_ascii=False,
+        indent=2,
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def verdict_schema(names: Sequence[str], scale: tuple[int, int] = (1, 5)) -> dict[str, Any]:
+    """A JSON schema that admits exactly the verdicts over ``names``.
+
+    Every name must be scored; the ranking array is bounded to exactly N items of the
+    known names (uniqueness is checked by the parser, as not every grammar engine
+    enforces ``uniqueItems``).
+    """
+    low, high = scale
+    n = len(names)
+    return {
+        "type": "object",
+        "properties": {
+            "scores": {
+                "type": "object",
+                "properties": {m: {"type": "integer", "minimum": low, "maximum": high} for m in names},
+                "required": list(names),
+                "additionalProperties": False,
+            },
+            RANKING_KEY: {
+                "type": "array",
+                "items": {"type": "string", "enum": list(names)},
+                "minItems": n,
+                "maxItems": n,
+            },
+        },
+        "required": ["scores", RANKING_KEY],
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True)
+class MaskedVerdict:
+    """A validated verdict over masked names.
+
+    Attributes:
+        scores: masked name -> integer score.
+        ranking: masked names best to worst, consistent with the scores.
+        reasoning: the reasoning text found around the JSON.
+        repaired: the model's ranking disagreed with its scores and was re-sorted.
+    """
+
+    scores: dict[str, int]
+    ranking: list[str]
+    reasoning: str
+    repaired: bool
+
+
+_THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def _split_reasoning(text: str, reasoning_field: str | None) -> tuple[str, str]:
+    parts = [reasoning_field.strip()] if reasoning_field and reasoning_field.strip() else []
+    match = _THINK_RE.search(text)
+    if match:
+        parts.append(match.group(1).strip())
+        body = text[: match.start()] + text[match.end():]
+    elif "</think>" in text.lower():  # the opening tag was part of the prompt template
+        idx = text.lower().rindex("</think>")
+        parts.append(text[:idx].strip())
+        body = text[idx + len("</think>"):]
+    else:
+        body = text
+    return "\n\n".join(p for p in parts if p), body
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise VerdictError(f"the verdict names {key!r} twice; every response must be scored exactly once")
+        seen[key] = value
+    return seen
+
+
+def _find_verdict_object(body: str) -> tuple[dict[str, Any], str]:
+    """Return the first JSON object holding ``scores``, and the text around it."""
+    candidates = [m.group(1) for m in _FENCE_RE.finditer(body)] + [body]
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+    for chunk in candidates:
+        for start in (i for i, ch in enumerate(chunk) if ch == "{"):
+            try:
+                obj, end = decoder.raw_decode(chunk, start)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and "scores" in obj:
+                return obj, (chunk[:start] + chunk[end:]).strip()
+    raise VerdictError("no JSON object with a 'scores' key was found in the answer")
+
+
+def _as_int_score(name: str, value: Any, scale: tuple[int, int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise VerdictError(f"the score of {name} is {value!r}, not an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise VerdictError(f"the score of {name} is {value}, not an integer")
+        value = int(value)
+    low, high = scale
+    if not low <= value <= high:
+        raise VerdictError(f"the score of {name} is {value}, outside the scale {low}-{high}")
+    return value
+
+
+def parse_verdict(
+    text: str,
+    names: Sequence[str],
+    *,
+    reasoning: str | None = None,
+    scale: tuple[int, int] = (1, 5),
+) -> MaskedVerdict:
+    """Parse and validate a verdict over the masked ``names``.
+
+    Accepts reasoning in ``<think>`` tags, after a lone ``</think>``, or in a separate
+    ``reasoning`` field; the JSON may sit in a code fence and be followed by text.
+
+    Validation is strict: every name scored exactly once with an integer on the scale,
+    no unknown names, and a ranking that is a permutation of all names. A ranking that
+    disagrees with the scores is repaired by one deterministic rule: stable-sort the
+    model's ranking by score, highest first (so the model's own order decides among
+    equal scores), and the verdict is flagged ``repaired``.
+
+    Raises:
+        VerdictError: the answer is not a usable verdict (carries the raw text).
+    """
+    try:
+        return _parse(text, names, reasoning, scale)
+    except VerdictError as exc:
+        raise VerdictError(f"unusable verdict: {exc}", raw=_raw(text, reasoning)) from None
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise VerdictError(f"unusable verdict: {exc}", raw=_raw(text, reasoning)) from None
+
+
+def _raw(text: str, reasoning: str | None) -> str:
+    return f"<think>{reasoning}</think>{text}" if reasoning else text
+
+
+def _parse(text: str, names: Sequence[str], reasoning: str | None, scale: tuple[int, int]) -> MaskedVerdict:
+    if not isinstance(text, str):
+        raise VerdictError(f"the answer is {type(text).__name__}, not text")
+    thought, body = _split_reasoning(text, reasoning)
+    obj, around = _find_verdict_object(body)
+    expected = set(names)
+
+    raw_scores = obj["scores"]
+    if not isinstance(raw_scores, dict):
+        raise VerdictError("'scores' is not an object of name -> score")
+    unknown = sorted(set(raw_scores) - expected)
+    missing = [m for m in names if m not in raw_scores]
+    if unknown:
+        raise VerdictError(f"scores name unknown responses {unknown}; the responses are {list(names)}")
+    if missing:
+        raise VerdictError(f"scores are missing for {missing}; every response must be scored")
+    scores = {m: _as_int_score(m, raw_scores[m], scale) for m in names}
+
+    ranking = obj.get(RANKING_KEY)
+    if ranking is None:
+        raise VerdictError(f"the '{RANKING_KEY}' ranking is missing")
+    if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
+        raise VerdictError(f"'{RANKING_KEY}' is not a list of response names")
+    if len(set(ranking)) != len(ranking):
+        dupes = sorted({m for m in ranking if ranking.count(m) > 1})
+        raise VerdictError(f"the ranking lists {dupes} more than once; it must list each response once")
+    if set(ranking) != expected:
+        raise VerdictError(
+            f"the ranking is not a permutation of the responses: missing "
+            f"{[m for m in names if m not in ranking]}, unknown {sorted(set(ranking) - expected)}"
+        )
+
+    repaired_ranking = sorted(ranking, key=lambda m: -scores[m])  # stable: model order breaks ties
+    repaired = repaired_ranking != ranking
+    thought = "\n\n".join(p for p in (thought, around) if p)
+    return MaskedVerdict(scores=scores, ranking=repaired_ranking, reasoning=thought, repaired=repaired)
+
+
+_SCORE_KEY_RE = re.compile(r'"(model-\d+)"\s*:\s*$')
+
+
+def expected_scores(
+    tokens: Sequence[TokenLogprob],
+    names: Sequence[str],
+    scale: tuple[int, int] = (1, 5),
+) -> dict[str, float] | None:
+    """Probability-weighted scores from the logprobs of the score tokens.
+
+    For each ``"model-k": <digit>`` in the generated text, the top alternatives at the
+    digit's position are renormalised over the scale's digits and averaged. This
+    breaks ties between equal integer scores. Returns ``None`` when some name's score
+    token (or its alternatives) cannot be found.
+    """
+    import math
+
+    low, high = scale
+    if high > 9 or low < 0:
+        return None  # multi-digit scores are not one token
+    wanted = set(names)
+    out: dict[str, float] = {}
+    text = ""
+    for tok in tokens:
+        stripped = tok.token.strip()
+        match = _SCORE_KEY_RE.search(text)
+        if match and match.group(1) in wanted and stripped.isdigit() and len(stripped) == 1:
+            dist = {int(t.strip()): lp for t, lp in tok.top.items() if t.strip().isdigit() and len(t.strip()) == 1}
+            dist.setdefault(int(stripped), tok.logprob)
+            dist = {d: lp for d, lp in dist.items() if low <= d <= high}
+            if dist:
+                total = sum(math.exp(lp) for lp in dist.values())
+                out.setdefault(match.group(1), sum(d * math.exp(lp) for d, lp in dist.items()) / total)
+        text += tok.token
+    return out if set(out) == wanted else None
+
+
+def distinct_orders(names: Sequence[str], k: int, rng: random.Random) -> list[list[str]]:
+    """``k`` shuffled orders of ``names``, all different while ``k <= len(names)!``.
+
+    With two candidates and ``k = 2`` both orders are judged, which is what exposes a
+    judge that picks by position.
+    """
+    n = len(names)
+    if n <= 1:
+        return [list(names) for _ in range(k)]
+    if n <= 7 and k <= factorial(n):
+        chosen = rng.sample(range(factorial(n)), k)
+        return [_nth_permutation(names, i) for i in chosen]
+    orders: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    while len(orders) < k:
+        order = list(names)
+        rng.shuffle(order)
+        if tuple(order) not in seen or len(seen) >= factorial(min(n, 10)):
+            seen.add(tuple(order))
+            orders.append(order)
+    return orders
+
+
+def _nth_permutation(names: Sequence[str], index: int) -> list[str]:
+    pool = list(names)
+    out: list[str] = []
+    for size in range(len(pool), 0, -1):
+        block = factorial(size - 1)
+        pos, index = divmod(index, block)
+        out.append(pool.pop(pos))
+    return out
+
+
+def feedback_message(error: VerdictError, names: Sequence[str]) -> Message:
+    """The user message that asks the judge again after an unusable answer."""
+    return {
+        "role": "user",
+        "content": (
+            f"Your answer could not be used: {error}. Answer again with only the JSON object "
+            f'{{"scores": {{...}}, "{RANKING_KEY}": [...]}}, scoring each of {list(names)} exactly once '
+            "and ranking all of them."
+        ),
+    }
+
+
+def check_candidates(responses: Any, *, max_candidates: int, render: Callable[[Any], str]) -> tuple[list[str], list[str]]:
+    """Validate request candidates; return (real names, rendered texts) in request order.
+
+    Raises:
+        UsageError: no candidates, too many, duplicate or non-string names.
+    """
+    if isinstance(responses, Mapping):
+        names = list(responses.keys())
+        items = list(responses.values())
+        bad = [n for n in names if not isinstance(n, str) or not n]
+        if bad:
+            raise UsageError(f"candidate names must be non-empty strings, got {bad!r}")
+    elif isinstance(responses, Sequence) and not isinstance(responses, (str, bytes)):
+        items = list(responses)
+        names = [str(i) for i in range(len(items))]
+    else:
+        raise UsageError(
+            "responses must be a mapping of name -> candidate or a list of candidates, "
+            f"got {type(responses).__name__}"
+        )
+    if not items:
+        raise UsageError("responses is empty; give at least one candidate to judge")
+    if len(items) > max_candidates:
+        raise UsageError(
+            f"{len(items)} candidates is more than max_candidates={max_candidates}; split them into "
+            "smaller groups or raise max_candidates (the whole request must fit the model's context)"
+        )
+    texts = [render(item) for item in items]
+    return names, texts
+
