@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+Real-path fixtures:
+- ``local_backend``: the bundled model in-process, loaded once per session.
+- ``vllm_server``: a real vLLM server on loopback, started once per session when any
+  collected test needs it (the start overlaps with the fast tests), or the running
+  one named by ``RA_AGENTS_TEST_VLLM_URL`` (with ``RA_AGENTS_TEST_VLLM_MODEL``, the
+  served name, default ``smollm2``). Never skipped: if it cannot start, its tests fail.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_EXPORTER = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+trace.set_tracer_provider(_provider)
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """Finished spans of this test, read with ``spans.get_finished_spans()``."""
+    _EXPORTER.clear()
+    return _EXPORTER
+
+
+@dataclass
+class ServedModel:
+    api_base: str
+    served_name: str
+
+    @property
+    def litellm_model(self) -> str:
+        return f"hosted_vllm/{self.served_name}"
+
+
+_SERVER = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the vLLM server early (non-blocking) when any collected test needs it."""
+    global _SERVER
+    if os.environ.get("RA_AGENTS_TEST_VLLM_URL"):
+        return
+    if any(item.get_closest_marker("vllm") for item in session.items):
+        from ra_agents.serving import VLLMServer
+
+        _SERVER = VLLMServer.bundled().start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SERVER is not None:
+        _SERVER.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_server() -> ServedModel:
+    url = os.environ.get("RA_AGENTS_TEST_VLLM_URL")
+    if url:
+        return ServedModel(url.rstrip("/"), os.environ.get("RA_AGENTS_TEST_VLLM_MODEL", "smollm2"))
+    assert _SERVER is not None, "the vLLM server was not started at collection; mark the test with @pytest.mark.vllm"
+    _SERVER.wait()
+    return ServedModel(_SERVER.api_base, _SERVER.served_name)
+
+
+@pytest.fixture(scope="session")
+def local_backend():
+    from ra_agents.backends.transformers import TransformersBackend
+
+    backend = TransformersBackend()
+    backend.load()
+    return backend
