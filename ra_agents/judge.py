@@ -254,8 +254,9 @@ class Judge:
     def _max_tokens(self, n: int) -> int:
         if self.max_tokens is not None:
             return self.max_tokens
-        # A bare verdict costs about 12 tokens per candidate; free-form answers reason first.
-        return 24 + 14 * n if self.structured else 512 + 14 * n
+        # A compact verdict costs about 11 tokens per candidate; servers that allow free
+        # whitespace inside constrained JSON need more, and free-form answers reason first.
+        return 32 + 24 * n if self.structured else 512 + 24 * n
 
     async def _one_pass(
         self, principle: str, prompt: str, order: Sequence[str], text_of: Mapping[str, str], max_tokens: int

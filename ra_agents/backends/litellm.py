@@ -25,6 +25,16 @@ from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usag
 __all__ = ["LiteLLMBackend"]
 
 _SCHEMA_PROVIDERS = {"hosted_vllm", "openai", "vllm", "azure", "fireworks_ai", "together_ai", "deepinfra"}
+_CONNECTION_HINTS = (
+    "cannot connect",
+    "connect call failed",
+    "connection refused",
+    "connecterror",
+    "server disconnected",
+    "connection reset",
+    "remote end closed",
+    "connection aborted",
+)
 _CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
 
 
@@ -216,15 +226,14 @@ def _map_error(exc: Exception, where: str) -> BackendError:
         return BackendTimeout(
             f"{where} did not answer in time; raise timeout= or check the server's load", status=status, body=body
         )
-    if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status in (None, 500):
-        if any(h in lowered for h in ("connect", "refused", "disconnected", "reset", "unreachable", "closed")):
-            return BackendUnavailable(
-                f"cannot reach {where}: is the server running? ({_first_line(body)})", status=status, body=body
-            )
+    if any(h in lowered for h in _CONNECTION_HINTS):
+        return BackendUnavailable(
+            f"cannot reach {where}: is the server running? ({_first_line(body)})", status=status, body=body
+        )
+    if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status is None:
+        return BackendUnavailable(f"cannot reach {where}: {_first_line(body)}", status=status, body=body)
     err = BackendError(f"{where} failed with status {status}: {_first_line(body)}", status=status, body=body)
     err.retryable = status in (408, 409, 429) or (status is not None and status >= 500)
-    if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status is None:
-        err = BackendUnavailable(f"cannot reach {where}: {_first_line(body)}", status=status, body=body)
     return err
 
 

