@@ -63,8 +63,12 @@ class Judge:
         max_candidates: int = 64,
         render: Callable[[Any], str] = protocol.render_candidate,
     ) -> None:
-        low, high = scale
-        if not (isinstance(low, int) and isinstance(high, int) and low < high):
+        if not (
+            isinstance(scale, tuple | list)
+            and len(scale) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in scale)
+            and scale[0] < scale[1]
+        ):
             raise UsageError(f"scale must be two integers (low, high) with low < high, got {scale!r}")
         if permutations < 1:
             raise UsageError(f"permutations must be at least 1, got {permutations}")
@@ -78,7 +82,7 @@ class Judge:
             backend = backend_from_config()
         self.backend = backend
         self.system_prompt = system_prompt
-        self.scale = (low, high)
+        self.scale = (int(scale[0]), int(scale[1]))
         self.permutations = permutations
         self.max_retries = max_retries
         self.max_tokens = max_tokens

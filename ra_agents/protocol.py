@@ -206,6 +206,7 @@ class MaskedVerdict:
 
 
 _THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_CLOSE_THINK_RE = re.compile(r"</think>", re.IGNORECASE)
 _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -215,10 +216,10 @@ def _split_reasoning(text: str, reasoning_field: str | None) -> tuple[str, str]:
     if match:
         parts.append(match.group(1).strip())
         body = text[: match.start()] + text[match.end():]
-    elif "</think>" in text.lower():  # the opening tag was part of the prompt template
-        idx = text.lower().rindex("</think>")
-        parts.append(text[:idx].strip())
-        body = text[idx + len("</think>"):]
+    elif closes := list(_CLOSE_THINK_RE.finditer(text)):  # the opening tag was in the prompt template
+        last = closes[-1]
+        parts.append(text[: last.start()].strip())
+        body = text[last.end():]
     else:
         body = text
     return "\n\n".join(p for p in parts if p), body
@@ -359,12 +360,17 @@ def expected_scores(
         stripped = tok.token.strip()
         match = _SCORE_KEY_RE.search(text)
         if match and match.group(1) in wanted and stripped.isdigit() and len(stripped) == 1:
-            dist = {int(t.strip()): lp for t, lp in tok.top.items() if t.strip().isdigit() and len(t.strip()) == 1}
-            dist.setdefault(int(stripped), tok.logprob)
-            dist = {d: lp for d, lp in dist.items() if low <= d <= high}
-            if dist:
-                total = sum(math.exp(lp) for lp in dist.values())
-                out.setdefault(match.group(1), sum(d * math.exp(lp) for d, lp in dist.items()) / total)
+            # Surface forms of one digit ("5", " 5") are different tokens: add their mass.
+            alternatives = dict(tok.top)
+            alternatives.setdefault(tok.token, tok.logprob)
+            mass: dict[int, float] = {}
+            for surface, lp in alternatives.items():
+                digit = surface.strip()
+                if digit.isdigit() and len(digit) == 1 and low <= int(digit) <= high:
+                    mass[int(digit)] = mass.get(int(digit), 0.0) + math.exp(lp)
+            if mass:
+                total = sum(mass.values())
+                out.setdefault(match.group(1), sum(d * p for d, p in mass.items()) / total)
         text += tok.token
     return out if set(out) == wanted else None
 

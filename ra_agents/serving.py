@@ -102,7 +102,8 @@ class VLLMServer:
         ...     judge = Judge.from_litellm(server.litellm_model, api_base=server.api_base)
 
     Attributes:
-        model_dir: the model folder to serve (safetensors, not GGUF).
+        model_dir: the model folder to serve (safetensors, not GGUF), or a hub id
+            such as ``WisdomShell/RewardAnything-8B-v1`` on a machine that reaches the hub.
         served_name: the name clients ask for.
         port: loopback port (``None`` picks a free one).
         host: interface to bind.
@@ -152,7 +153,7 @@ class VLLMServer:
             "--port", str(self.port),
             "--max-model-len", str(self.max_model_len),
             "--dtype", self.dtype,
-            *(["--structured-outputs-config", '{"disable_any_whitespace": true}'] if self.compact_json else []),
+            *(["--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}'] if self.compact_json else []),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -162,7 +163,8 @@ class VLLMServer:
             return self
         self.port = self.port or free_port()
         env = dict(os.environ)
-        env.setdefault("HF_HUB_OFFLINE", "1")
+        if Path(self.model_dir).is_dir():  # a local folder needs no hub; a hub id must download
+            env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         env.setdefault("OMP_NUM_THREADS", str(min(os.cpu_count() or 1, 8)))
         env.update(self.env)
