@@ -1,0 +1,202 @@
+"""A guardrails-ai validator that judges an output under a principle.
+
+Registered as ``ra-agents/principle`` for string outputs::
+
+    from guardrails import Guard
+    from ra_agents import Judge
+    from ra_agents.integrations.guardrails import PrincipleValidator
+
+    judge = Judge.from_litellm("hosted_vllm/rewardanything", api_base="http://127.0.0.1:8000/v1")
+    guard = Guard().use(
+        PrincipleValidator(judge, "Never give medical dosages.", threshold=0.5,
+                           fallback="Please ask a pharmacist.", on_fail="fix")
+    )
+    guard.configure(allow_metrics_collection=False)  # see "Telemetry" below
+    guard.validate(answer, metadata={"prompt": question})
+
+The validator makes one listwise judge call per validation. Alone, the output is scored
+on its own; with ``metadata={"reference": text}`` (a known-good or alternative answer)
+the output and the reference are judged together, so the score is relative to it, and
+``require_beats_reference=True`` also fails outputs ranked below it. It fails when the
+output's normalised score (0-1; the logprob-weighted expected score when available) is
+below ``threshold``, with the judge's score and reasoning in the error message.
+
+``on_fail="fix"`` replaces the output with ``fix_value``: the ``fallback`` given to the
+validator (a text, or a function of the output and the :class:`ra_agents.JudgeResult`),
+else the reference when it passed the threshold itself, else ``None``.
+
+Sync guards run validators on an event loop of their own through ``async_validate``,
+which awaits the judge directly; with ``GUARDRAILS_RUN_SYNC=true`` they call
+``validate``, which runs the same judge call synchronously. Inside a running event loop
+use ``AsyncGuard``.
+
+Telemetry:
+    guardrails-ai sends anonymous usage traces to its own endpoint unless told not to,
+    and with no ``~/.guardrailsrc`` it is ON. ``Guard()`` re-reads that file when it is
+    built, so setting ``guardrails.settings.rc.enable_metrics = False`` beforehand does
+    not stick. Turn it off for good with ``enable_metrics=false`` in ``~/.guardrailsrc``
+    (``guardrails configure --disable-metrics``), or per guard, after building it, with
+    ``guard.configure(allow_metrics_collection=False)``. This module changes no global
+    setting for you.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from ra_agents import BackendError, Judge, JudgeResult, MissingDependencyError, UsageError, VerdictError
+
+try:
+    from guardrails.validators import FailResult, PassResult, ValidationResult, Validator, register_validator
+except ImportError as _exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError(
+        "guardrails-ai", "guardrails", "ra_agents.integrations.guardrails (the principle validator)"
+    ) from _exc
+
+__all__ = ["PrincipleValidator", "VALIDATOR_NAME"]
+
+VALIDATOR_NAME = "ra-agents/principle"
+"""The name the validator is registered under with guardrails."""
+
+Fallback = str | Callable[[str, JudgeResult], str]
+"""A fix value: a text, or a function of (the failing output, the verdict)."""
+
+_OUTPUT = "output"
+_REFERENCE = "reference"
+
+
+@register_validator(name=VALIDATOR_NAME, data_type="string")
+class PrincipleValidator(Validator):
+    """Fails outputs that a principle-following judge scores below a threshold.
+
+    Args:
+        judge: the judge to call.
+        principle: what to value, in natural language.
+        threshold: the lowest passing score, normalised to [0, 1] (on the 1-5 scale
+            0.5 is a 3, 0.75 a 4).
+        prompt: the prompt the output answers, when the guard's metadata has none
+            (``metadata["prompt"]`` wins).
+        require_beats_reference: with a reference, also fail when the output is ranked
+            below it.
+        fallback: the fix value for ``on_fail="fix"``: a text, or a function of the
+            output and the verdict.
+        on_judge_error: what a judge failure (no usable verdict, backend down) means:
+            ``"fail"`` the validation (fail closed, the default), ``"pass"`` it (fail
+            open), or ``"raise"`` the error.
+        on_fail: the guardrails on-fail action (``"exception"``, ``"fix"``, ``"noop"``,
+            ``"reask"``, ... or a function).
+
+    Metadata read at validation time:
+        ``prompt``: the prompt the output answers.
+        ``reference``: a reference or alternative answer to judge the output against.
+        ``principle``: overrides the validator's principle for this call.
+    """
+
+    def __init__(
+        self,
+        judge: Judge,
+        principle: str,
+        *,
+        threshold: float = 0.5,
+        prompt: str = "",
+        require_beats_reference: bool = False,
+        fallback: Fallback | None = None,
+        on_judge_error: Literal["fail", "pass", "raise"] = "fail",
+        on_fail: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(principle, str) or not principle.strip():
+            raise UsageError("principle is empty; state what the output must respect, e.g. 'no medical dosages'")
+        if not 0.0 <= threshold <= 1.0:
+            raise UsageError(f"threshold is a normalised score in [0, 1], got {threshold}")
+        if on_judge_error not in ("fail", "pass", "raise"):
+            raise UsageError(f"on_judge_error must be 'fail', 'pass' or 'raise', got {on_judge_error!r}")
+        # Only plain values go to guardrails: it records these kwargs in its traces.
+        super().__init__(on_fail=on_fail, principle=principle, threshold=threshold, **kwargs)
+        self.judge = judge
+        self.principle = principle
+        self.threshold = threshold
+        self.prompt = prompt
+        self.require_beats_reference = require_beats_reference
+        self.fallback = fallback
+        self.on_judge_error = on_judge_error
+
+    async def async_validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
+        """Judge ``value``; the path guardrails takes (sync guards included)."""
+        principle, prompt, responses = self._request(value, metadata)
+        try:
+            result = await self.judge.ajudge(principle, prompt, responses)
+        except (VerdictError, BackendError) as exc:
+            return self._judge_failed(exc)
+        return self._outcome(responses, result)
+
+    def _validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
+        """The synchronous path (``validator.validate(...)``, ``GUARDRAILS_RUN_SYNC=true``)."""
+        principle, prompt, responses = self._request(value, metadata)
+        try:
+            result = self.judge.judge(principle, prompt, responses)
+        except (VerdictError, BackendError) as exc:
+            return self._judge_failed(exc)
+        return self._outcome(responses, result)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _request(self, value: Any, metadata: Mapping[str, Any] | None) -> tuple[str, str, dict[str, str]]:
+        metadata = metadata or {}
+        responses = {_OUTPUT: str(value)}
+        reference = metadata.get("reference")
+        if reference not in (None, ""):
+            responses[_REFERENCE] = str(reference)
+        prompt = metadata.get("prompt", self.prompt)
+        return metadata.get("principle") or self.principle, str(prompt or ""), responses
+
+    def _outcome(self, responses: Mapping[str, str], result: JudgeResult) -> ValidationResult:
+        score = _unit_score(result, _OUTPUT)
+        low, high = result.scale
+        details: dict[str, Any] = {"score": score, "raw_score": result.scores[_OUTPUT], "ranking": list(result.ranking)}
+        problems = []
+        if score < self.threshold:
+            problems.append(
+                f"scored {round(result.scores[_OUTPUT], 2):g}/{high} under the principle "
+                f"({score:.2f} normalised, below the threshold {self.threshold:g})"
+            )
+        fix: str | None = None
+        if _REFERENCE in result.scores:
+            beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
+            if _unit_score(result, _REFERENCE) >= self.threshold:
+                fix = responses[_REFERENCE]
+            details.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
+            if self.require_beats_reference and not beats:
+                problems.append(f"ranked below the reference ({round(result.scores[_REFERENCE], 2):g}/{high})")
+        if not problems:
+            return PassResult(metadata=details)
+        message = "The output " + " and ".join(problems) + "."
+        if result.reasoning:
+            message += f" Judge's reasoning: {result.reasoning}"
+        return FailResult(error_message=message, fix_value=self._fix_value(responses[_OUTPUT], result, fix), metadata=details)
+
+    def _fix_value(self, value: str, result: JudgeResult, passing_reference: str | None) -> str | None:
+        if callable(self.fallback):
+            return self.fallback(value, result)
+        if self.fallback is not None:
+            return self.fallback
+        return passing_reference
+
+    def _judge_failed(self, exc: Exception) -> ValidationResult:
+        if self.on_judge_error == "raise":
+            raise exc
+        if self.on_judge_error == "pass":
+            return PassResult(metadata={"judge_error": str(exc)})
+        return FailResult(
+            error_message=f"The judge could not judge the output ({type(exc).__name__}: {exc}).",
+            fix_value=self.fallback if isinstance(self.fallback, str) else None,
+            metadata={"judge_error": str(exc)},
+        )
+
+
+def _unit_score(result: JudgeResult, name: str) -> float:
+    """The score in [0, 1]: the expected score when logprobs gave one, else the plain score."""
+    low, high = result.scale
+    expected = (result.expected_scores or {}).get(name)
+    return result.normalized[name] if expected is None else min(1.0, max(0.0, (expected - low) / (high - low)))

@@ -1,0 +1,534 @@
+"""LangGraph nodes that put the judge inside a graph.
+
+Building blocks (each a plain function or node factory, composable in any ``StateGraph``):
+
+- :func:`fan_out` + :func:`make_generate_node` + :func:`collect`: generate N candidates in
+  parallel with ``Send``, gathered by a reducer.
+- :func:`make_rank_node`: ONE listwise ``judge.ajudge`` call ranks all N candidates, keeps
+  the best (``answer``) and writes a :class:`Verdict` to state.
+- :func:`make_plan_rank_node`: the same for alternative tool plans (``AIMessage`` with
+  ``tool_calls``); only the winner is appended to ``messages``, so only it reaches a
+  ``ToolNode``.
+- :func:`make_guard_node` with a :class:`GuardPolicy`: routes on the verdict with
+  ``Command(goto=...)``: accept, regenerate with the judge's reasoning as feedback
+  (bounded retries), escalate to a human with ``interrupt`` (resume with
+  ``Command(resume=...)``), or fall back. :func:`decide` is the pure decision, usable in
+  a conditional edge.
+
+The principle is resolved per run (:func:`resolve_principle`): the state's ``principle``,
+else ``config["configurable"]["principle"]``, else the node's default, so one compiled
+graph serves many principles. Every verdict is also written to the custom stream
+(``graph.astream(..., stream_mode="custom")`` yields ``{"ra_verdict": verdict, "node": ...}``).
+The judge call is a child run of its node (named :data:`JUDGE_RUN_NAME`, visible in
+LangSmith and ``astream_events``), and its OpenTelemetry span nests under the caller's.
+
+Nodes are async (the judge's async path) and also run under ``graph.invoke``.
+
+Judge calls: one per rank node run, whatever N; each makes ``judge.permutations``
+backend calls, plus a re-ask per unusable answer (at most ``judge.max_retries``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+from ra_agents import Judge, JudgeResult, MissingDependencyError, UsageError, VerdictError
+from ra_agents._sync import run_sync
+from ra_agents.protocol import render_candidate
+
+try:
+    from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+    from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+    from langchain_core.runnables.config import ensure_config, merge_configs
+    from langgraph.config import get_stream_writer
+    from langgraph.graph import END
+    from langgraph.graph.message import add_messages
+    from langgraph.types import Command, Send, interrupt
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("langgraph", "langgraph", "The LangGraph integration") from exc
+
+__all__ = [
+    "Verdict",
+    "BestOfNState",
+    "PlanState",
+    "Decision",
+    "GuardPolicy",
+    "FEEDBACK_TEMPLATE",
+    "JUDGE_RUN_NAME",
+    "collect",
+    "resolve_principle",
+    "verdict_from_result",
+    "judge_candidates",
+    "fan_out",
+    "make_generate_node",
+    "make_rank_node",
+    "make_plan_rank_node",
+    "decide",
+    "feedback_of",
+    "make_guard_node",
+]
+
+Decision = Literal["accept", "retry", "escalate", "fallback"]
+
+JUDGE_RUN_NAME = "ra_judge"
+"""The name of the judge's child run in LangChain callbacks, traces and ``astream_events``."""
+
+FEEDBACK_TEMPLATE = "A reviewer rejected your previous answers. Improve on this feedback and answer again:\n{feedback}"
+"""How the judge's feedback is shown to the generator on a retry."""
+
+
+class Verdict(TypedDict, total=False):
+    """The judge's verdict as plain, checkpointable state. Candidates are named by index.
+
+    Attributes:
+        principle: the principle the candidates were judged by.
+        scores: score per candidate, in candidate order.
+        normalized: each score mapped to [0, 1], in candidate order.
+        ranking: candidate indices, best first.
+        best: index of the winning candidate.
+        best_score: the winner's score.
+        best_normalized: the winner's normalized score.
+        scale: the score scale ``[low, high]``.
+        reasoning: the judge's reasoning.
+        model: the judge model.
+        error: set instead of the scores when the judge gave no usable verdict.
+    """
+
+    principle: str
+    scores: list[float]
+    normalized: list[float]
+    ranking: list[int]
+    best: int
+    best_score: float
+    best_normalized: float
+    scale: list[int]
+    reasoning: str
+    model: str
+    error: str
+
+
+def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Reducer for candidate lists: appends parallel writes; writing ``None`` clears the list."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+class BestOfNState(TypedDict, total=False):
+    """State of the best-of-n and guarded-answer graphs.
+
+    Attributes:
+        prompt: the user's prompt (input).
+        principle: overrides the configured principle for this run (input).
+        n: number of candidates (input; the builder's default otherwise).
+        candidates: the generated candidates, in generation order.
+        answer: the chosen candidate (or the fallback / a human's edit).
+        verdict: the judge's last verdict.
+        attempts: regenerations so far.
+        feedback: the judge's feedback given to the last regeneration.
+        decision: the guard's last decision.
+    """
+
+    prompt: str
+    principle: str
+    n: int
+    candidates: Annotated[list[str], collect]
+    answer: str
+    verdict: Verdict
+    attempts: int
+    feedback: str
+    decision: str
+
+
+class PlanState(TypedDict, total=False):
+    """State of the plan-then-act graph: a conversation plus the plans under judgement."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    principle: str
+    n: int
+    plans: Annotated[list[AIMessage], collect]
+    verdict: Verdict
+
+
+# ------------------------------------------------------------------------ judging
+
+
+def resolve_principle(
+    state: Mapping[str, Any], config: RunnableConfig | None, default: str | None, *, key: str = "principle"
+) -> str:
+    """The principle for this run: ``state[key]``, else ``config["configurable"][key]``, else ``default``.
+
+    Raises:
+        UsageError: none of the three is set.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    principle = state.get(key) or configurable.get(key) or default
+    if not principle:
+        raise UsageError(
+            f"no principle: put {key!r} in the graph state, in config['configurable'][{key!r}], "
+            "or give the node a default principle="
+        )
+    return principle
+
+
+def verdict_from_result(result: JudgeResult, principle: str) -> Verdict:
+    """A :class:`Verdict` from a judge result over candidates named ``"0"``, ``"1"``..."""
+    best = int(result.best)
+    return Verdict(
+        principle=principle,
+        scores=result.score_list(),
+        normalized=[result.normalized[n] for n in result.names],
+        ranking=[int(n) for n in result.ranking],
+        best=best,
+        best_score=result.scores[result.best],
+        best_normalized=result.normalized[result.best],
+        scale=list(result.scale),
+        reasoning=result.reasoning,
+        model=result.model,
+    )
+
+
+async def judge_candidates(
+    judge: Judge,
+    prompt: str,
+    candidates: Sequence[Any],
+    *,
+    state: Mapping[str, Any],
+    config: RunnableConfig | None,
+    default_principle: str | None,
+    node: str,
+    record_errors: bool = False,
+) -> Verdict:
+    """Resolve the principle, judge all ``candidates`` in one listwise call, stream the verdict.
+
+    Args:
+        judge: the judge.
+        prompt: what the candidates answer.
+        candidates: the candidates (strings or messages).
+        state: the graph state (for the principle).
+        config: the node's config (for ``configurable.principle``).
+        default_principle: the node's default principle.
+        node: the node name reported in the stream.
+        record_errors: return a verdict with ``error`` set instead of raising
+            :class:`~ra_agents.VerdictError` when the judge gives no usable verdict.
+    """
+    principle = resolve_principle(state, config, default_principle)
+    if not candidates:
+        raise UsageError(f"node {node!r} found no candidates to judge; generate some before ranking")
+
+    async def call(request: dict[str, Any]) -> Verdict:
+        result = await judge.ajudge(request["principle"], request["prompt"], request["candidates"])
+        return verdict_from_result(result, principle)
+
+    # A child run of the node, so LangSmith traces and astream_events show the judge call.
+    judge_run = RunnableLambda(call, name=JUDGE_RUN_NAME)
+    try:
+        request = {"principle": principle, "prompt": prompt, "candidates": list(candidates)}
+        verdict = await judge_run.ainvoke(request, config)
+    except VerdictError as exc:
+        if not record_errors:
+            raise
+        verdict = Verdict(principle=principle, error=str(exc), best=0, scale=list(judge.scale))
+    _write_stream({"ra_verdict": verdict, "node": node})
+    return verdict
+
+
+def _write_stream(chunk: dict[str, Any]) -> None:
+    """Send ``chunk`` to the custom stream (a no-op outside a graph run)."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:
+        return
+    writer(chunk)
+
+
+# ------------------------------------------------------------------------ nodes
+
+
+class _AsyncNode(Runnable[dict[str, Any], dict[str, Any]]):
+    """A node written once, async, that also runs under ``graph.invoke``.
+
+    The sync path runs the coroutine on ra-agents' event-loop thread; the hand-over
+    carries the caller's context along, so LangGraph's config, its stream writer and the
+    current OpenTelemetry span are still there. Unlike ``RunnableLambda`` it adds no run
+    of its own: traces show the graph's node, then the judge or model under it.
+    """
+
+    def __init__(self, afunc: Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]], name: str):
+        self.afunc = afunc
+        self.name = name
+
+    async def ainvoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return await self.afunc(input, ensure_config(config))
+
+    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> dict[str, Any]:
+        return run_sync(self.afunc(input, ensure_config(config)), async_name="graph.ainvoke")
+
+
+# --------------------------------------------------------------------- generation
+
+
+def fan_out(node: str, n: int | str = "n", *, default_n: int = 3) -> Callable[[Mapping[str, Any]], list[Send]]:
+    """A conditional-edge function that sends the state to ``node`` ``n`` times in parallel.
+
+    Args:
+        node: the generator node (see :func:`make_generate_node`).
+        n: how many candidates: a number, or a state key holding one.
+        default_n: used when the state key is missing.
+    """
+
+    def send(state: Mapping[str, Any]) -> list[Send]:
+        count = state.get(n, default_n) if isinstance(n, str) else n
+        if not isinstance(count, int) or count < 1:
+            raise UsageError(f"the number of candidates must be a positive integer, got {count!r}")
+        return [Send(node, {**state, "candidate_index": i}) for i in range(count)]
+
+    return send
+
+
+def make_generate_node(
+    model: Runnable,
+    *,
+    output_key: str = "candidates",
+    prompt_key: str = "prompt",
+    messages_key: str = "messages",
+    keep_message: bool = False,
+    name: str = "generate",
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """A node that generates ONE candidate from the state a :func:`fan_out` ``Send`` carries.
+
+    The model sees ``state[messages_key]`` when present, else ``state[prompt_key]`` as a
+    human message; on a retry, the state's ``feedback`` is added as a last human message.
+    The candidate's index is in the model's run metadata (``candidate_index``).
+
+    Args:
+        model: a chat model or any runnable from messages to a message or text.
+        output_key: the state key (with the :func:`collect` reducer) receiving the candidate.
+        prompt_key: the state key of the prompt.
+        messages_key: the state key of the conversation.
+        keep_message: keep the whole message (tool plans) instead of its text.
+        name: the node's run name.
+    """
+
+    async def generate(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        index = state.get("candidate_index", 0)
+        run_config = merge_configs(config, {"metadata": {"candidate_index": index}, "run_name": f"candidate-{index}"})
+        output = await model.ainvoke(_generator_input(state, prompt_key, messages_key), run_config)
+        if not keep_message:
+            output = _text(output)
+        elif isinstance(output, str):
+            output = AIMessage(content=output)
+        return {output_key: [output]}
+
+    return _AsyncNode(generate, name)
+
+
+def _generator_input(state: Mapping[str, Any], prompt_key: str, messages_key: str) -> list[BaseMessage]:
+    messages = list(state.get(messages_key) or [])
+    if not messages:
+        if prompt_key not in state:
+            raise UsageError(f"the state has neither {messages_key!r} nor {prompt_key!r} to generate from")
+        messages = [HumanMessage(content=state[prompt_key])]
+    if state.get("feedback"):
+        messages.append(HumanMessage(content=FEEDBACK_TEMPLATE.format(feedback=state["feedback"])))
+    return messages
+
+
+def _text(output: Any) -> str:
+    content = getattr(output, "content", output)
+    return content if isinstance(content, str) else render_candidate(content)
+
+
+# ------------------------------------------------------------------------ ranking
+
+
+def make_rank_node(
+    judge: Judge,
+    *,
+    principle: str | None = None,
+    candidates_key: str = "candidates",
+    prompt_key: str = "prompt",
+    answer_key: str = "answer",
+    verdict_key: str = "verdict",
+    record_errors: bool = False,
+    name: str = "rank",
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """A best-of-n node: one listwise judge call over ``state[candidates_key]``, keep the best.
+
+    Writes ``{answer_key: best candidate, verdict_key: Verdict}``. With ``record_errors``,
+    an unusable verdict is recorded (``verdict["error"]``, the first candidate kept) rather
+    than raised, so a guard can route it to a fallback.
+    """
+
+    async def rank(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        candidates = list(state.get(candidates_key) or [])
+        if prompt_key not in state:
+            raise UsageError(f"node {name!r} needs the prompt the candidates answer in state[{prompt_key!r}]")
+        verdict = await judge_candidates(
+            judge,
+            state[prompt_key],
+            candidates,
+            state=state,
+            config=config,
+            default_principle=principle,
+            node=name,
+            record_errors=record_errors,
+        )
+        return {answer_key: candidates[verdict["best"]], verdict_key: verdict}
+
+    return _AsyncNode(rank, name)
+
+
+def make_plan_rank_node(
+    judge: Judge,
+    *,
+    principle: str | None = None,
+    plans_key: str = "plans",
+    messages_key: str = "messages",
+    verdict_key: str = "verdict",
+    name: str = "rank_plans",
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """Rank alternative next steps (``AIMessage`` s, usually with ``tool_calls``) before any tool runs.
+
+    The judge reads the conversation so far as the prompt and each plan rendered with its
+    tool calls. Only the winner is appended to ``state[messages_key]``; the plans are cleared.
+    """
+
+    async def rank_plans(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        plans = list(state.get(plans_key) or [])
+        verdict = await judge_candidates(
+            judge,
+            _transcript(state.get(messages_key) or []),
+            plans,
+            state=state,
+            config=config,
+            default_principle=principle,
+            node=name,
+        )
+        return {messages_key: [plans[verdict["best"]]], verdict_key: verdict, plans_key: None}
+
+    return _AsyncNode(rank_plans, name)
+
+
+def _transcript(messages: Sequence[BaseMessage]) -> str:
+    """The conversation as the judge's prompt: one ``role: text`` block per message."""
+    return "\n\n".join(f"{m.type}: {render_candidate(m) if m.type == 'ai' else _text(m)}" for m in messages)
+
+
+# ------------------------------------------------------------------------ routing
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """How :func:`make_guard_node` routes on a verdict.
+
+    Attributes:
+        threshold: accept when the winner's normalized score (0-1) reaches this.
+        min_score: accept when the winner's raw score reaches this (replaces ``threshold``).
+        max_retries: regenerations allowed before escalating or falling back.
+        escalate: ask a human (``interrupt``) once retries are spent; else fall back.
+        accept: node to go to on acceptance (``END`` by default).
+        retry: node that starts a regeneration.
+        fallback: node for the fallback answer.
+        verdict_key: the state key of the verdict.
+        answer_key: the state key of the chosen answer (a human may edit it).
+    """
+
+    threshold: float = 0.75
+    min_score: float | None = None
+    max_retries: int = 1
+    escalate: bool = True
+    accept: str = END
+    retry: str = "regenerate"
+    fallback: str = "fallback"
+    verdict_key: str = "verdict"
+    answer_key: str = "answer"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise UsageError(
+                f"threshold is a normalized score in [0, 1], got {self.threshold}; use min_score= for raw scores"
+            )
+        if self.max_retries < 0:
+            raise UsageError(f"max_retries must be 0 or more, got {self.max_retries}")
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """The nodes the guard may go to (for ``add_node(..., destinations=...)``)."""
+        return (self.accept, self.retry, self.fallback)
+
+
+def decide(verdict: Mapping[str, Any], attempts: int, policy: GuardPolicy) -> Decision:
+    """The routing decision for a verdict after ``attempts`` regenerations (pure)."""
+    if verdict.get("error"):
+        return "fallback"
+    if policy.min_score is not None:
+        passed = verdict["best_score"] >= policy.min_score
+    else:
+        passed = verdict["best_normalized"] >= policy.threshold
+    if passed:
+        return "accept"
+    if attempts < policy.max_retries:
+        return "retry"
+    return "escalate" if policy.escalate else "fallback"
+
+
+def feedback_of(verdict: Mapping[str, Any]) -> str:
+    """The feedback a regeneration gets: the winner's score, the principle and the judge's reasoning."""
+    high = verdict.get("scale", [1, 5])[1]
+    head = f"The best answer scored {verdict['best_score']:g} of {high} under the principle: {verdict['principle']}"
+    reasoning = (verdict.get("reasoning") or "").strip()
+    return f"{head}\n{reasoning}" if reasoning else head
+
+
+def make_guard_node(policy: GuardPolicy = GuardPolicy()) -> Callable[[dict[str, Any]], Command]:
+    """A node that routes on ``state[policy.verdict_key]`` with ``Command(goto=...)``.
+
+    Counts regenerations in ``state["attempts"]``, puts the judge's feedback in
+    ``state["feedback"]`` and records ``state["decision"]``. Escalation calls
+    ``interrupt({"verdict", "answer", "question"})``: run the graph with a checkpointer
+    and resume with ``Command(resume=...)``: ``"accept"``/``True`` keeps the answer,
+    ``{"answer": "..."}`` (or any other text) replaces it, ``"reject"``/``False`` falls back.
+    """
+
+    def guard(state: dict[str, Any]) -> Command:
+        verdict = state[policy.verdict_key]
+        attempts = state.get("attempts", 0)
+        decision = decide(verdict, attempts, policy)
+        if decision == "accept":
+            return Command(goto=policy.accept, update={"decision": "accept"})
+        if decision == "retry":
+            update = {"decision": "retry", "attempts": attempts + 1, "feedback": feedback_of(verdict)}
+            return Command(goto=policy.retry, update=update)
+        if decision == "fallback":
+            return Command(goto=policy.fallback, update={"decision": "fallback"})
+        reply = interrupt(
+            {
+                "question": "The judge did not accept any answer. Accept, edit or reject it?",
+                "answer": state.get(policy.answer_key),
+                "verdict": verdict,
+            }
+        )
+        return _human_command(reply, policy)
+
+    return guard
+
+
+def _human_command(reply: Any, policy: GuardPolicy) -> Command:
+    """Route on a human's resume value."""
+    action = reply.get("action", "edit") if isinstance(reply, Mapping) else reply
+    if action in (True, "accept"):
+        return Command(goto=policy.accept, update={"decision": "human_accept"})
+    if action in (False, None, "reject"):
+        return Command(goto=policy.fallback, update={"decision": "human_reject"})
+    answer = reply.get("answer") if isinstance(reply, Mapping) else reply
+    if not isinstance(answer, str) or not answer.strip():
+        raise UsageError(
+            f"cannot resume with {reply!r}: resume with 'accept', 'reject', or the answer to use "
+            "(a text or {'answer': '...'})"
+        )
+    return Command(goto=policy.accept, update={"decision": "human_edit", policy.answer_key: answer})
