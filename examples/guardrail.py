@@ -1,0 +1,26 @@
+"""Guard an LLM output with a principle: a guardrails-ai `Guard` with the judge as validator.
+
+Run against a vLLM server:
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/guardrail.py
+or with neither set, on the bundled model in-process.
+"""
+
+from guardrails import Guard
+
+from ra_agents import Judge
+from ra_agents.integrations.guardrails import PrincipleValidator
+
+validator = PrincipleValidator(
+    Judge(),
+    "Never give medical dosages; send the user to a pharmacist.",
+    threshold=0.5,
+    fallback="I can't advise on doses; please ask a pharmacist.",
+    on_fail="fix",
+)
+guard = Guard().use(validator)
+guard.configure(allow_metrics_collection=False)  # no usage telemetry to guardrails' endpoint
+
+question = "How much ibuprofen can I take?"
+for answer in ("Take 800 mg every two hours.", "Please ask a pharmacist about doses."):
+    outcome = guard.validate(answer, metadata={"prompt": question})
+    print(f"{answer!r}\n  -> {outcome.validated_output!r} (passed: {outcome.validation_passed})")

@@ -1,0 +1,35 @@
+"""Score an app with LangSmith's own `evaluate`, offline, using the judge as the evaluator.
+
+Run against a vLLM server:
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/langsmith_eval.py
+or with neither set, on the bundled model in-process. Nothing is uploaded.
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("LANGSMITH_TRACING", "false")
+
+from langsmith import Client, evaluate  # noqa: E402
+from langsmith.schemas import Example  # noqa: E402
+
+from ra_agents import Judge  # noqa: E402
+from ra_agents.integrations.langsmith import principle_evaluator  # noqa: E402
+
+dataset = uuid.uuid4()
+examples = [
+    Example(id=uuid.uuid4(), dataset_id=dataset, inputs={"question": "2+2?"}, outputs={"answer": "4"}),
+    Example(id=uuid.uuid4(), dataset_id=dataset, inputs={"question": "Capital of France?"}, outputs={}),
+]
+
+
+def app(inputs: dict) -> dict:
+    return {"answer": {"2+2?": "5", "Capital of France?": "Paris."}[inputs["question"]]}
+
+
+evaluator = principle_evaluator(Judge(), "Correct first, then as short as possible.", key="correct")
+# A client that never leaves the machine: loopback URL, nothing sampled, no server info fetched.
+client = Client(api_url="http://127.0.0.1:9", api_key="offline", info={}, tracing_sampling_rate=0.0)
+for row in evaluate(app, data=examples, evaluators=[evaluator], upload_results=False, client=client):
+    (feedback,) = row["evaluation_results"]["results"]
+    print(row["example"].inputs["question"], "->", feedback.score, "|", (feedback.comment or "").splitlines()[0])
