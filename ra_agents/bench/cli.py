@@ -1,0 +1,191 @@
+"""``ra-agents bench``: rerunnable benchmarks.
+
+Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``. Each prints a markdown
+table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
+The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
+bundled model in-process, as everywhere in the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import RAError
+
+__all__ = ["main", "build_parser"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _csv_ints(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _cells(text: str) -> list[tuple[int, int]]:
+    if text == "all":
+        from .rmbench import ALL_CELLS
+
+        return list(ALL_CELLS)
+    cells = []
+    for part in _csv(text):
+        if len(part) != 2 or any(c not in "012" for c in part):
+            raise argparse.ArgumentTypeError(f"expected 'all' or cells like 00,02,20 (chosen, rejected style 0-2), got {part!r}")
+        cells.append((int(part[0]), int(part[1])))
+    return cells
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _judge_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("judge")
+    g.add_argument("--model", help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: configured or bundled model)")
+    g.add_argument("--api-base", help="the server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--api-key", help="the server's key, if it wants one")
+    g.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
+    g.add_argument("--max-tokens", type=int, help="generation budget per call (default: the judge's own sizing)")
+    g.add_argument("--timeout", type=float, default=600.0, help="seconds per request for --model (default 600)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the candidate shuffles (default 0)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ra-agents bench``."""
+    from .rmbench import DEFAULT_PRINCIPLE, DOMAINS
+
+    parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead}")
+
+    p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
+    p.add_argument("--data", type=Path, help="folder with the RM-Bench <domain>.json files "
+                   "(default: $RA_AGENTS_RMBENCH_DATA, else ../shared/data/rm-bench beside the repository)")
+    p.add_argument("--domains", type=_csv, default=list(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
+    p.add_argument("--limit", type=_positive, help="items per domain (default all; each item is 9 pair requests)")
+    p.add_argument("--cells", type=_cells, default="all", help="style pairs to judge, chosen then rejected style "
+                   "(0 concise, 1 detailed, 2 markdown), e.g. 00,02,20 (default all nine)")
+    p.add_argument("--permutations", type=_positive, default=2, help="passes per pair over different orders (default 2: both orders)")
+    p.add_argument("--principle", default=DEFAULT_PRINCIPLE, help="the judging principle (default: correctness and safety first, style irrelevant)")
+    _judge_options(p)
+    _common(p)
+
+    p = sub.add_parser("listwise", help="Kendall tau, NDCG, pairwise accuracy against reference rankings (JSONL)")
+    p.add_argument("--data", type=Path, help="JSONL cases (default: the bundled 4-case sample; format: BENCHMARKS.md)")
+    p.add_argument("--limit", type=_positive, help="the first N cases only (default all)")
+    p.add_argument("--permutations", type=_positive, default=2, help="passes per case over different orders (default 2)")
+    _judge_options(p)
+    _common(p)
+
+    p = sub.add_parser("cost", help="calls, tokens and wall time of best-of-N: listwise vs pointwise vs pairwise")
+    p.add_argument("--sizes", type=_csv_ints, default=[2, 4, 8, 16], help="comma-separated N values (default 2,4,8,16)")
+    p.add_argument("--candidates", type=Path, help='JSON {"principle", "prompt", "candidates": [...]} (default: bundled, 16 candidates)')
+    _judge_options(p)
+    _common(p)
+
+    from .overhead import TARGETS
+
+    p = sub.add_parser("overhead", help="the framework's own latency against an instant local upstream (no model)")
+    p.add_argument("--targets", type=_csv, default=list(TARGETS), help=f"comma-separated (default {','.join(TARGETS)})")
+    p.add_argument("--requests", type=_positive, default=300, help="measured requests per target and concurrency (default 300)")
+    p.add_argument("--warmup", type=int, default=5, help="unmeasured requests first (default 5)")
+    p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
+    p.add_argument("--concurrency", type=_csv_ints, default=[1, 16], help="comma-separated (default 1,16)")
+    _common(p)
+    return parser
+
+
+def _make_judge(args: argparse.Namespace) -> Any:
+    from ..judge import Judge
+
+    kwargs: dict[str, Any] = {"concurrency": args.concurrency, "seed": args.seed}
+    if args.max_tokens is not None:
+        kwargs["max_tokens"] = args.max_tokens
+    if args.model:
+        return Judge.from_litellm(args.model, api_base=args.api_base, api_key=args.api_key, timeout=args.timeout, **kwargs)
+    if args.api_base:
+        raise SystemExit("--api-base needs --model (e.g. --model hosted_vllm/NAME)")
+    return Judge(**kwargs)
+
+
+async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]:
+    show = not args.no_progress
+    if args.command == "overhead":
+        from . import overhead
+
+        results = await overhead.run_overhead(
+            targets=args.targets, requests=args.requests, candidates=args.candidates,
+            concurrency=args.concurrency, warmup=args.warmup, show_progress=show,
+        )
+        return "overhead", results, overhead.render_markdown(results), overhead.plot_overhead
+    judge = _make_judge(args)
+    if args.command == "rm-bench":
+        from . import rmbench
+
+        data = args.data or rmbench.default_data_dir()
+        if data is None:
+            raise SystemExit("RM-Bench data not found: pass --data DIR (or set RA_AGENTS_RMBENCH_DATA)")
+        results = await rmbench.run_rm_bench(
+            judge, data_dir=data, domains=args.domains, limit=args.limit, permutations=args.permutations,
+            principle=args.principle, cells=args.cells, seed=args.seed, show_progress=show,
+        )
+        return "rm-bench", results, rmbench.render_markdown(results), rmbench.plot_rm_bench
+    if args.command == "listwise":
+        from . import listwise
+
+        results = await listwise.run_listwise(
+            judge, listwise.load_cases(args.data)[: args.limit], permutations=args.permutations, seed=args.seed, show_progress=show
+        )
+        return "listwise", results, listwise.render_markdown(results), listwise.plot_listwise
+    from . import cost
+
+    results = await cost.run_cost(
+        judge, sizes=args.sizes, candidates=cost.load_candidates(args.candidates) if args.candidates else None,
+        seed=args.seed, show_progress=show,
+    )
+    return "cost", results, cost.render_markdown(results), cost.plot_cost
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one benchmark subcommand; returns the exit status (0 ok, 2 usage or backend error)."""
+    from .report import machine_info, write_outputs
+
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    try:
+        name, results, markdown, plotter = asyncio.run(_run(args))
+    except RAError as exc:
+        print(f"ra-agents bench {args.command}: {exc}", file=sys.stderr)
+        return 2
+    results["machine"] = machine_info()
+    results["argv"] = list(sys.argv[1:] if argv is None else argv)
+    paths = write_outputs(args.out, name, results, markdown)
+    if not args.no_plot:
+        png = plotter(results, args.out / f"{name}.png")
+        if png is not None:
+            paths["png"] = png
+    print(markdown)
+    print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

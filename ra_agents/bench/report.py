@@ -1,0 +1,110 @@
+"""Writing results: JSON, markdown tables, PNG plots, progress bars."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["md_table", "fmt", "write_outputs", "progress", "machine_info", "plot"]
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Format a table cell: floats rounded, NaN/None as an en dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 3) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(c, digits) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_outputs(out_dir: Path, name: str, results: dict[str, Any], markdown: str) -> dict[str, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` under ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{name}.json"
+    md_path = out_dir / f"{name}.md"
+    json_path.write_text(json.dumps(_json_safe(results), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(markdown + "\n", encoding="utf-8")
+    return {"json": json_path, "md": md_path}
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import os
+
+    from .. import __version__
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "ra_agents": __version__,
+    }
+
+
+@contextmanager
+def progress(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on stderr (a no-op when tqdm is missing or disabled); yields ``advance(n)``."""
+    bar = None
+    if enabled:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+        except ImportError:  # pragma: no cover - tqdm is in the bench extra
+            bar = None
+
+    def advance(n: int = 1) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def plot(path: Path, draw: Callable[[Any], None], *, size: tuple[float, float] = (8.0, 4.5)) -> Path | None:
+    """Draw a figure with ``draw(fig)`` and save it as PNG (Agg backend); ``None`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is in the bench extra
+        print("matplotlib is not installed; skipping plots (pip install 'ra-agents[bench]')", file=sys.stderr)
+        return None
+    fig = plt.figure(figsize=size)
+    try:
+        draw(fig)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+    return path

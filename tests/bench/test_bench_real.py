@@ -1,0 +1,78 @@
+"""The bench CLI on a tiny slice against the real served model (CPU: about ten calls in all).
+
+These prove the harness runs end to end and writes sane outputs; they never assert that
+the bundled model judges well.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ra_agents.bench.cli import main
+
+pytestmark = pytest.mark.vllm
+
+
+def _run(vllm_server, tmp_path, capsys, *args: str) -> str:
+    code = main([*args, "--model", vllm_server.litellm_model, "--api-base", vllm_server.api_base,
+                 "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+def _outputs(tmp_path, name: str) -> dict:
+    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / f"{name}.md").read_text().startswith("## ")
+    data = json.loads((tmp_path / f"{name}.json").read_text())
+    assert data["machine"]["cpus"] >= 1 and data["argv"][0] == name
+    return data
+
+
+def _rate(value) -> bool:
+    return value is not None and 0.0 <= value <= 1.0
+
+
+def test_rm_bench_slice(vllm_server, tmp_path, capsys):
+    out = _run(vllm_server, tmp_path, capsys, "rm-bench", "--domains", "chat", "--limit", "1", "--cells", "00,02",
+               "--permutations", "2")
+    assert "| domain | items | pairs | hard | normal | easy | overall |" in out and "| chat | 1 | 2 |" in out
+    chat = _outputs(tmp_path, "rm-bench")["summary"]["domains"]["chat"]
+    assert chat["judged"] + chat["parse_failures"] + chat["backend_errors"] == 2
+    assert chat["backend_errors"] == 0
+    assert chat["pass_verdicts"] == 2 * chat["judged"] and chat["multi_pass_cases"] == chat["judged"]
+    assert 0 <= chat["winner_flips"] <= chat["judged"] and 0 <= chat["ties"] <= chat["judged"]
+    for key in ("normal", "hard", "overall"):
+        assert _rate(chat["accuracy"][key]) and _rate(chat["single_pass_accuracy"][key])
+    assert chat["accuracy"]["easy"] is None  # no easy cell judged: NaN, written as null
+    if chat["judged"]:
+        assert _rate(chat["first_slot_win_rate"]) and _rate(chat["pass_agreement"])
+        assert chat["first_slot_win_rate"] + chat["last_slot_win_rate"] == pytest.approx(1.0)
+    assert chat["prompt_tokens"] > 0 and chat["completion_tokens"] > 0
+
+
+def test_listwise_slice(vllm_server, tmp_path, capsys):
+    out = _run(vllm_server, tmp_path, capsys, "listwise", "--limit", "1", "--permutations", "2")
+    assert "| case | N | Kendall tau | NDCG | pairwise acc. |" in out and "### Position bias" in out
+    data = _outputs(tmp_path, "listwise")
+    assert data["cases"] == 1 and data["failures"] == 0
+    row = data["rows"][0]
+    assert row["id"] == "arith" and sorted(row["ranking"]) == ["right-long", "right-short", "wrong"]
+    assert -1.0 <= row["kendall_tau"] <= 1.0 and 0.0 < row["ndcg"] <= 1.0 and _rate(row["pairwise_accuracy"])
+    assert len(row["passes"]) == 2 and row["passes"][0]["order"] != row["passes"][1]["order"]
+    assert data["position_bias"]["pass_verdicts"] == 2 and data["mean"]["ndcg"] is not None
+
+
+def test_cost_slice(vllm_server, tmp_path, capsys):
+    out = _run(vllm_server, tmp_path, capsys, "cost", "--sizes", "2")
+    assert "| N | strategy | requests | calls |" in out
+    rows = _outputs(tmp_path, "cost")["rows"]
+    assert [(r["n"], r["strategy"], r["requests"]) for r in rows] == [
+        (2, "listwise", 1), (2, "pointwise", 2), (2, "pairwise", 1)
+    ]
+    for r in rows:
+        assert r["calls"] >= r["requests"]  # re-asks only add
+        assert r["prompt_tokens"] > 0 and r["wall_s"] > 0
+        assert r["failures"] > 0 or r["best"] in {"c01", "c02"}
