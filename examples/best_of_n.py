@@ -1,7 +1,7 @@
 """Best-of-n with LangGraph: 3 answers in parallel, one judge call keeps the best.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/best_of_n.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/best_of_n.py
 or with neither set, on the bundled model in-process.
 """
 

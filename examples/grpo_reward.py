@@ -4,7 +4,7 @@ TRL is not needed to run this: it calls the reward function the way GRPOTrainer 
 Pass `reward` in `GRPOTrainer(reward_funcs=[reward], ...)` for real training.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/grpo_reward.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/grpo_reward.py
 or with neither set, on the bundled model in-process.
 """
 

@@ -1,7 +1,7 @@
 """A guarded answer: accept, retry with the judge's feedback, or ask a human.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/guarded_answer.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/guarded_answer.py
 or with neither set, on the bundled model in-process.
 """
 

@@ -1,7 +1,7 @@
 """Guard an LLM output with a principle: a guardrails-ai `Guard` with the judge as validator.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/guardrail.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/guardrail.py
 or with neither set, on the bundled model in-process.
 """
 

@@ -1,7 +1,7 @@
 """Score an app with LangSmith's own `evaluate`, offline, using the judge as the evaluator.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/langsmith_eval.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/langsmith_eval.py
 or with neither set, on the bundled model in-process. Nothing is uploaded.
 """
 

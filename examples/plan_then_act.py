@@ -1,7 +1,7 @@
 """Plan then act: rank 3 alternative tool plans per step; only the winner's tool runs.
 
 Run against a vLLM server:
-    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8011/v1 python examples/plan_then_act.py
+    RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/plan_then_act.py
 or with neither set, on the bundled model in-process.
 """
 
