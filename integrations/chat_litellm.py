@@ -3,7 +3,7 @@
 It lets the model that serves the judge also serve as a graph's *generator*, with no
 ``langchain-openai`` installed::
 
-    model = BackendChatModel.from_litellm("hosted_vllm/smollm2", api_base="http://127.0.0.1:8011/v1")
+    model = BackendChatModel.from_litellm("hosted_vllm/smollm2", api_base="http://127.0.0.1:8000/v1")
     model.invoke("Name a prime number.")
 
 Tool calling does not need server-side tool support: after :meth:`BackendChatModel.bind_tools`
