@@ -12,85 +12,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
 from .. import protocol
+from .._loopback import LoopbackOpenAI, Reply, chat_completion
 from .metrics import percentile
 from .report import md_table, plot, progress
 
 __all__ = ["InstantUpstream", "Target", "TARGETS", "make_requests", "run_overhead", "render_markdown", "plot_overhead"]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
-    disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per response
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        self._send(200, {"object": "list", "data": [{"id": "x", "object": "model"}]})
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-            shown = json.loads(body["messages"][1]["content"])["responses"]
-            names = list(shown)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            self._send(400, {"error": {"message": f"not a verdict request: {exc}"}})
-            return
-        verdict = {"scores": {m: 5 - min(i, 4) for i, m in enumerate(names)}, protocol.RANKING_KEY: names}
-        text = json.dumps(verdict)
-        self._send(
-            200,
-            {
-                "id": "chatcmpl-instant",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "x"),
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
-                ],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 10 * len(names), "total_tokens": 100 + 10 * len(names)},
-            },
-        )
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
+def _instant_verdict(body: dict[str, Any]) -> Reply:
+    """A valid verdict for the masked names of a judge request, at once."""
+    try:
+        names = list(json.loads(body["messages"][1]["content"])["responses"])
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        return 400, {"error": {"message": f"not a verdict request: {exc}"}}
+    verdict = {"scores": {m: 5 - min(i, 4) for i, m in enumerate(names)}, protocol.RANKING_KEY: names}
+    return chat_completion(
+        json.dumps(verdict), model=body.get("model", "x"), prompt_tokens=100, completion_tokens=10 * len(names)
+    )
 
 
-class InstantUpstream:
+class InstantUpstream(LoopbackOpenAI):
     """A canned-verdict OpenAI-compatible server on 127.0.0.1; use as a context manager."""
 
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="instant-upstream", daemon=True)
-
-    @property
-    def api_base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> InstantUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_instant_verdict)
 
 
 class Target(Protocol):

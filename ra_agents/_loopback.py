@@ -1,0 +1,107 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 (standard library only).
+
+It exists to measure and test our own HTTP path without a model: the benchmark's
+instant upstream and the wire-level tests both build on it. It never stands in for a
+real model server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["LoopbackOpenAI", "Reply", "chat_completion"]
+
+Reply = tuple[int, dict[str, Any]]
+"""An HTTP status and the JSON body to send."""
+
+
+def chat_completion(
+    content: str,
+    *,
+    model: str = "loopback",
+    reasoning: str | None = None,
+    finish: str = "stop",
+    prompt_tokens: int = 11,
+    completion_tokens: int = 7,
+) -> Reply:
+    """A successful ``chat.completion`` answer carrying ``content``."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return 200, {
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class LoopbackOpenAI:
+    """Answers ``POST /v1/chat/completions`` with ``respond(body)``; use as a context manager.
+
+    Args:
+        respond: maps the request's JSON body to ``(status, payload)``.
+        record: keep every request's lower-cased headers and body in :attr:`requests`.
+    """
+
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply], *, record: bool = False) -> None:
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per response
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API; answers /v1/models
+                self._send(200, {"object": "list", "data": [{"id": "loopback", "object": "model"}]})
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError as exc:
+                    self._send(400, {"error": {"message": f"the body is not JSON: {exc}"}})
+                    return
+                if record:
+                    owner.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self._send(*respond(body))
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-openai", daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> LoopbackOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
