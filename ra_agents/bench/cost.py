@@ -61,6 +61,7 @@ def load_candidates(path: Path | None = None) -> dict[str, Any]:
 class _Tally:
     def __init__(self) -> None:
         self.calls = self.requests = self.prompt_tokens = self.completion_tokens = self.failures = 0
+        self.errors: list[str] = []  # the first line of each failure, so a failed row says why
 
     def add(self, item: JudgeResult | RAError) -> None:
         self.requests += 1
@@ -70,6 +71,7 @@ class _Tally:
             self.completion_tokens += item.usage.completion_tokens
         else:
             self.failures += 1
+            self.errors.append(f"{type(item).__name__}: {str(item).splitlines()[0] if str(item) else ''}")
             self.calls += getattr(item, "attempts", 1)  # tokens of failed calls are unknown
 
     def as_dict(self, wall: float, best: str | None, **extra: Any) -> dict[str, Any]:
@@ -79,6 +81,7 @@ class _Tally:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "failures": self.failures,
+            "errors": self.errors,
             "wall_s": round(wall, 3),
             "best": best,
             **extra,
@@ -197,6 +200,8 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 def _note(row: dict[str, Any]) -> str:
+    if row.get("errors"):
+        return row["errors"][0][:80]
     if row.get("tied_at_top", 0) > 1:
         return f"{row['tied_at_top']} tied at the top score"
     if "rounds" in row:
