@@ -1,0 +1,36 @@
+"""The command line's answers to bad input: exit code and a message that says what to do.
+
+These never reach a model (the real calls are in the vLLM and real-model suites)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ra_agents.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["judge", "-i", "{tmp}/missing.jsonl"], "does not exist"),
+        (["judge", "-i", "{tmp}/bad.json"], "is not valid JSON"),
+        (["judge", "--principle", "p", "--prompt", "q", "--response", "novalue"], "takes NAME=TEXT"),
+        (["judge", "--prompt", "q", "--response", "a=1"], "missing: --principle"),
+    ],
+)
+def test_bad_input_exits_2_with_a_hint(argv, message, tmp_path, capsys) -> None:
+    (tmp_path / "bad.json").write_text("{bad")
+    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_malformed_request_is_reported_in_its_own_line(tmp_path, capsys) -> None:
+    request = tmp_path / "one.json"
+    request.write_text(json.dumps({"principle": "p", "prompt": "q"}))
+    assert main(["judge", "-i", str(request)]) == 1
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["ok"] is False and line["error"] == "UsageError"
+    assert "responses" in line["message"]
