@@ -152,7 +152,7 @@ class PrincipleValidator(Validator):
         return metadata.get("principle") or self.principle, str(prompt or ""), responses
 
     def _outcome(self, responses: Mapping[str, str], result: JudgeResult) -> ValidationResult:
-        score = _unit_score(result, _OUTPUT)
+        score = result.unit_score(_OUTPUT)
         low, high = result.scale
         details: dict[str, Any] = {"score": score, "raw_score": result.scores[_OUTPUT], "ranking": list(result.ranking)}
         problems = []
@@ -164,7 +164,7 @@ class PrincipleValidator(Validator):
         fix: str | None = None
         if _REFERENCE in result.scores:
             beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
-            if _unit_score(result, _REFERENCE) >= self.threshold:
+            if result.unit_score(_REFERENCE) >= self.threshold:
                 fix = responses[_REFERENCE]
             details.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
             if self.require_beats_reference and not beats:
@@ -194,9 +194,3 @@ class PrincipleValidator(Validator):
             metadata={"judge_error": str(exc)},
         )
 
-
-def _unit_score(result: JudgeResult, name: str) -> float:
-    """The score in [0, 1]: the expected score when logprobs gave one, else the plain score."""
-    low, high = result.scale
-    expected = (result.expected_scores or {}).get(name)
-    return result.normalized[name] if expected is None else min(1.0, max(0.0, (expected - low) / (high - low)))

@@ -238,7 +238,7 @@ class _Request:
         if result.model:
             metadata["judge_model"] = result.model
         comment = f"{head}\n{result.reasoning}".rstrip()
-        return {"key": self.key, "score": _unit_score(result, _OUTPUT), "comment": comment, "metadata": metadata}
+        return {"key": self.key, "score": result.unit_score(_OUTPUT), "comment": comment, "metadata": metadata}
 
     def error(self, exc: Exception) -> dict[str, Any]:
         # The shape LangSmith itself records for a failed evaluator: no score, flagged.
@@ -262,7 +262,7 @@ class _Comparison:
         return _prompt_text(inputs, self.prompt_from), responses
 
     def feedback(self, result: JudgeResult, runs: Sequence[Any]) -> dict[str, Any]:
-        scores = {run.id: _unit_score(result, str(run.id)) for run in runs}
+        scores = {run.id: result.unit_score(str(run.id)) for run in runs}
         return {"key": self.key, "scores": scores, "comment": result.reasoning or None}
 
 
@@ -305,12 +305,6 @@ def _content(message: Any) -> str:
     content = message["content"] if isinstance(message, Mapping) else message.content
     return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
 
-
-def _unit_score(result: JudgeResult, name: str) -> float:
-    """The score in [0, 1]: the expected score when logprobs gave one, else the plain score."""
-    low, high = result.scale
-    expected = (result.expected_scores or {}).get(name)
-    return result.normalized[name] if expected is None else min(1.0, max(0.0, (expected - low) / (high - low)))
 
 
 def _fmt(score: float) -> str:

@@ -251,9 +251,9 @@ class _Plan:
     def _value(self, result: JudgeResult, name: str) -> float:
         if self.score == "raw":
             return float(result.scores[name])
-        low, high = result.scale
-        expected = (result.expected_scores or {}).get(name) if self.score == "auto" else None
-        return float(result.normalized[name]) if expected is None else min(1.0, max(0.0, (expected - low) / (high - low)))
+        if self.score == "normalized":
+            return float(result.normalized[name])
+        return result.unit_score(name)
 
 
 def _prompt_text(prompt: Any) -> str:

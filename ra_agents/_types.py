@@ -175,6 +175,18 @@ class JudgeResult:
         """The losing candidate's name."""
         return self.ranking[-1]
 
+    def unit_score(self, name: str) -> float:
+        """``name``'s score in [0, 1]: the expected score when logprobs gave one, else ``normalized``.
+
+        This is the continuous value evaluators, guardrails and RL rewards want: it breaks
+        ties between equal integer scores when the backend returns logprobs.
+        """
+        expected = (self.expected_scores or {}).get(name)
+        if expected is None:
+            return self.normalized[name]
+        low, high = self.scale
+        return min(1.0, max(0.0, (expected - low) / (high - low)))
+
     def score_list(self) -> list[float]:
         """Scores in request order (handy when candidates were given as a list)."""
         return [self.scores[n] for n in self.names]

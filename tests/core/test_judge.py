@@ -579,3 +579,22 @@ def test_bad_scale_shape(scale: Any) -> None:
 def test_bad_constructor_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match=next(iter(kwargs))):
         Judge(ScriptedBackend(), **kwargs)
+
+
+def test_unit_score_prefers_the_expected_score_and_stays_in_range() -> None:
+    from ra_agents import JudgeResult
+
+    result = JudgeResult(
+        names=("a", "b", "c"),
+        scores={"a": 5, "b": 3, "c": 1},
+        ranking=("a", "b", "c"),
+        normalized={"a": 1.0, "b": 0.5, "c": 0.0},
+        reasoning="",
+        passes=(),
+        expected_scores={"a": 4.6, "b": 0.2},  # "b" below the scale is clamped; "c" has none
+    )
+    assert result.unit_score("a") == pytest.approx(0.9)
+    assert result.unit_score("b") == 0.0
+    assert result.unit_score("c") == 0.0  # falls back to the normalized integer score
+    plain = JudgeResult(("a",), {"a": 4}, ("a",), {"a": 0.75}, "", ())
+    assert plain.unit_score("a") == 0.75
