@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,18 +111,30 @@ def _judge_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
 
 
-def _make_judge(args: argparse.Namespace) -> Judge:
-    options: dict[str, Any] = {
-        "permutations": args.permutations,
-        "seed": args.seed,
-        "max_tokens": args.max_tokens,
-        "concurrency": args.concurrency,
-    }
-    if args.model:
-        return Judge.from_litellm(args.model, api_base=args.api_base, **options)
-    if args.api_base:
+def judge_from_flags(
+    model: str | None, api_base: str | None, *, backend: Mapping[str, Any] | None = None, **options: Any
+) -> Judge:
+    """The judge that ``--model`` / ``--api-base`` name (shared by ``judge``, ``demo`` and ``bench``).
+
+    ``--model`` is a LiteLLM model (``backend`` holds its extra settings, e.g. ``timeout``);
+    without it, the configured or bundled judge. ``options`` go to :class:`Judge`.
+    """
+    if model:
+        return Judge.from_litellm(model, api_base=api_base, **(backend or {}), **options)
+    if api_base:
         raise UsageError("--api-base needs --model too, e.g. --model hosted_vllm/rewardanything")
     return Judge(**options)
+
+
+def _make_judge(args: argparse.Namespace) -> Judge:
+    return judge_from_flags(
+        args.model,
+        args.api_base,
+        permutations=args.permutations,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        concurrency=args.concurrency,
+    )
 
 
 # ---------------------------------------------------------------------- judge

@@ -119,16 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _make_judge(args: argparse.Namespace) -> Any:
-    from ..judge import Judge
+    from ..cli import judge_from_flags
 
-    kwargs: dict[str, Any] = {"concurrency": args.concurrency, "seed": args.seed}
-    if args.max_tokens is not None:
-        kwargs["max_tokens"] = args.max_tokens
-    if args.model:
-        return Judge.from_litellm(args.model, api_base=args.api_base, api_key=args.api_key, timeout=args.timeout, **kwargs)
-    if args.api_base:
-        raise SystemExit("--api-base needs --model (e.g. --model hosted_vllm/NAME)")
-    return Judge(**kwargs)
+    return judge_from_flags(
+        args.model,
+        args.api_base,
+        backend={"api_key": args.api_key, "timeout": args.timeout},
+        concurrency=args.concurrency,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+    )
 
 
 async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]:
