@@ -288,9 +288,7 @@ class Judge:
             completion: Completion = await self.backend.generate(conversation, settings)
             usage = usage + completion.usage
             try:
-                verdict = protocol.parse_verdict(
-                    completion.text, masked, reasoning=completion.reasoning, scale=self.scale
-                )
+                verdict = await _parse(completion, masked, self.scale)
                 break
             except VerdictError as err:
                 if attempt > self.max_retries:
@@ -336,6 +334,26 @@ _JUDGE_KWARGS = {
     "max_candidates",
     "render",
 }
+
+
+PARSE_OFF_LOOP_CHARS = 64 * 1024
+"""Answers longer than this are parsed in a worker thread, not on the event loop."""
+
+
+async def _parse(completion: Completion, masked: Sequence[str], scale: tuple[int, int]) -> protocol.MaskedVerdict:
+    """Parse an answer; a long one off the event loop.
+
+    Parsing is linear and bounded (milliseconds for a megabyte), so short answers are
+    parsed in place; a long answer (a model stuck in a loop up to a large ``max_tokens``)
+    goes to a worker thread so that other requests in the process keep running.
+    """
+    size = len(completion.text) if isinstance(completion.text, str) else 0
+    size += len(completion.reasoning or "")
+    if size <= PARSE_OFF_LOOP_CHARS:
+        return protocol.parse_verdict(completion.text, masked, reasoning=completion.reasoning, scale=scale)
+    return await asyncio.to_thread(
+        protocol.parse_verdict, completion.text, masked, reasoning=completion.reasoning, scale=scale
+    )
 
 
 def _final_verdict_error(err: VerdictError, completion: Completion, attempts: int, max_tokens: int) -> VerdictError:

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import factorial
@@ -24,6 +25,7 @@ from ._types import Message, TokenLogprob
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "MAX_VERDICT_ATTEMPTS",
     "RANKING_KEY",
     "MaskedVerdict",
     "masked_names",
@@ -205,48 +207,129 @@ class MaskedVerdict:
     repaired: bool
 
 
-_THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_OPEN_THINK_RE = re.compile(r"<think>", re.IGNORECASE)
 _CLOSE_THINK_RE = re.compile(r"</think>", re.IGNORECASE)
-_FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_SCORES_KEY_RE = re.compile(r'"scores"\s*:')
+_FENCE_OPEN_RE = re.compile(r"```(?:json)?\s*\Z", re.IGNORECASE)
+_FENCE_CLOSE_RE = re.compile(r"\A\s*```")
+
+MAX_VERDICT_ATTEMPTS = 8
+"""How many ``"scores"`` objects, counted from the end of the answer, the parser examines."""
+
+_STARTS_PER_KEY = 8  # opening braces tried, nearest first, for the object around one "scores" key
+_BASE_WINDOW = 64 * 1024  # characters a verdict object may span, plus _WINDOW_PER_NAME per candidate
+_WINDOW_PER_NAME = 512
 
 
 def _split_reasoning(text: str, reasoning_field: str | None) -> tuple[str, str]:
+    """Separate reasoning from the answer body, in one pass over the text.
+
+    Every ``<think>...</think>`` block is reasoning (an unclosed ``<think>`` is left in
+    the body: the model may never have closed it). With no ``<think>`` at all, a lone
+    ``</think>`` means the opening tag was in the prompt template: all before the last
+    one is reasoning.
+    """
     parts = [reasoning_field.strip()] if reasoning_field and reasoning_field.strip() else []
-    match = _THINK_RE.search(text)
-    if match:
-        parts.append(match.group(1).strip())
-        body = text[: match.start()] + text[match.end():]
-    elif closes := list(_CLOSE_THINK_RE.finditer(text)):  # the opening tag was in the prompt template
-        last = closes[-1]
-        parts.append(text[: last.start()].strip())
-        body = text[last.end():]
-    else:
-        body = text
-    return "\n\n".join(p for p in parts if p), body
+    body: list[str] = []
+    pos = 0
+    found_block = False
+    while (opened := _OPEN_THINK_RE.search(text, pos)) is not None:
+        closed = _CLOSE_THINK_RE.search(text, opened.end())
+        if closed is None:
+            break
+        found_block = True
+        body.append(text[pos : opened.start()])
+        parts.append(text[opened.end() : closed.start()].strip())
+        pos = closed.end()
+    if not found_block:
+        last_close = None
+        for last_close in _CLOSE_THINK_RE.finditer(text):
+            pass
+        if last_close is not None:
+            parts.append(text[: last_close.start()].strip())
+            pos = last_close.end()
+    body.append(text[pos:])
+    return "\n\n".join(p for p in parts if p), "".join(body)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
+class _JSONObject(dict[str, Any]):
+    """A decoded JSON object that remembers a repeated key (it matters only inside the verdict)."""
+
+    repeated: str | None = None
+
+
+def _object_hook(pairs: list[tuple[str, Any]]) -> _JSONObject:
+    obj = _JSONObject()
     for key, value in pairs:
-        if key in seen:
-            raise VerdictError(f"the verdict names {key!r} twice; every response must be scored exactly once")
-        seen[key] = value
-    return seen
+        if key in obj and obj.repeated is None:
+            obj.repeated = key
+        obj[key] = value
+    return obj
 
 
-def _find_verdict_object(body: str) -> tuple[dict[str, Any], str]:
-    """Return the first JSON object holding ``scores``, and the text around it."""
-    candidates = [m.group(1) for m in _FENCE_RE.finditer(body)] + [body]
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
-    for chunk in candidates:
-        for start in (i for i, ch in enumerate(chunk) if ch == "{"):
-            try:
-                obj, end = decoder.raw_decode(chunk, start)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and "scores" in obj:
-                return obj, (chunk[:start] + chunk[end:]).strip()
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_hook)
+
+
+def _object_around(body: str, key_at: int, window: int) -> tuple[_JSONObject, int, int] | None:
+    """The innermost JSON object whose span holds the ``"scores"`` key at ``key_at``.
+
+    Tries the nearest opening braces before the key (at most ``_STARTS_PER_KEY``), each
+    decoded by the C decoder over a slice of at most ``window`` characters, so the work
+    is bounded whatever the text.
+    """
+    lowest = max(0, key_at - window)
+    hi = key_at
+    for _ in range(_STARTS_PER_KEY):
+        start = body.rfind("{", lowest, hi)
+        if start < 0:
+            return None
+        hi = start
+        try:
+            obj, length = _DECODER.raw_decode(body[start : start + window])
+        except (ValueError, RecursionError):
+            continue
+        end = start + length
+        if end > key_at and isinstance(obj, _JSONObject) and "scores" in obj:
+            return obj, start, end
+    return None
+
+
+def _shows_content(obj: Mapping[str, Any], names: Sequence[str]) -> bool:
+    """False for a format example (no score is a number and the ranking names no response)."""
+    scores = obj["scores"]
+    values = scores.values() if isinstance(scores, Mapping) else scores if isinstance(scores, list) else ()
+    if any(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return True
+    ranking = obj.get(RANKING_KEY)
+    known = set(names)
+    return isinstance(ranking, list) and any(isinstance(m, str) and m in known for m in ranking)
+
+
+def _find_verdict_object(body: str, names: Sequence[str]) -> tuple[_JSONObject, str]:
+    """The answer's final verdict object, and the body's text around it (see :func:`parse_verdict`)."""
+    window = _BASE_WINDOW + _WINDOW_PER_NAME * len(names)
+    keys = [m.start() for m in _SCORES_KEY_RE.finditer(body)]
+    template: tuple[_JSONObject, int, int] | None = None
+    for key_at in reversed(keys[-MAX_VERDICT_ATTEMPTS:]):
+        found = _object_around(body, key_at, window)
+        if found is None:
+            continue
+        if _shows_content(found[0], names):
+            return found[0], _text_around(body, found[1], found[2])
+        template = template or found
+    if template is not None:  # only format examples: report what is wrong with the last one
+        return template[0], _text_around(body, template[1], template[2])
     raise VerdictError("no JSON object with a 'scores' key was found in the answer")
+
+
+def _text_around(body: str, start: int, end: int) -> str:
+    before, after = body[:start], body[end:]
+    fence_open = _FENCE_OPEN_RE.search(before[-64:])
+    fence_close = _FENCE_CLOSE_RE.match(after)
+    if fence_open and fence_close:
+        before = before[: len(before) - (len(before[-64:]) - fence_open.start())]
+        after = after[fence_close.end() :]
+    return (before.rstrip() + "\n" + after.lstrip()).strip()
 
 
 def _as_int_score(name: str, value: Any, scale: tuple[int, int]) -> int:
@@ -272,13 +355,29 @@ def parse_verdict(
     """Parse and validate a verdict over the masked ``names``.
 
     Accepts reasoning in ``<think>`` tags, after a lone ``</think>``, or in a separate
-    ``reasoning`` field; the JSON may sit in a code fence and be followed by text.
+    ``reasoning`` field; the JSON may sit in a code fence and be surrounded by text.
+
+    Which object is the verdict: the model's final answer, that is the **last** JSON
+    object outside the reasoning that has a ``"scores"`` key and shows content (a
+    numeric score, or a ranking naming a response). Earlier drafts, and format examples
+    with empty placeholders (``{"scores": {}, "best-to-worst": []}``) wherever they
+    stand, are ignored and kept as reasoning text. The final object is then validated on
+    its own: if it is unusable the answer is rejected, never silently replaced by an
+    earlier draft. Verdicts inside ``<think>`` blocks are reasoning, not answers. Other
+    JSON in the answer (even malformed, or repeating a key) does not matter.
 
     Validation is strict: every name scored exactly once with an integer on the scale,
-    no unknown names, and a ranking that is a permutation of all names. A ranking that
-    disagrees with the scores is repaired by one deterministic rule: stable-sort the
-    model's ranking by score, highest first (so the model's own order decides among
-    equal scores), and the verdict is flagged ``repaired``.
+    no unknown names, no repeated key in the verdict, and a ranking that is a
+    permutation of all names. A ranking that disagrees with the scores is repaired by one
+    deterministic rule: stable-sort the model's ranking by score, highest first (so the
+    model's own order decides among equal scores), and the verdict is flagged ``repaired``.
+
+    Work is linear in the answer's length and bounded whatever its shape: one pass
+    finds the ``"scores"`` keys and the ``<think>`` tags; only the last
+    :data:`MAX_VERDICT_ATTEMPTS` keys are examined, each by at most a few decodes of a
+    slice no longer than a verdict over ``len(names)`` responses can plausibly be
+    (64 KiB plus 512 characters per response). A 1 MiB answer of any shape is parsed or
+    rejected in milliseconds (``python -m ra_agents.bench parser`` measures it).
 
     Raises:
         VerdictError: the answer is not a usable verdict (carries the raw text).
@@ -299,12 +398,18 @@ def _parse(text: str, names: Sequence[str], reasoning: str | None, scale: tuple[
     if not isinstance(text, str):
         raise VerdictError(f"the answer is {type(text).__name__}, not text")
     thought, body = _split_reasoning(text, reasoning)
-    obj, around = _find_verdict_object(body)
+    obj, around = _find_verdict_object(body, names)
     expected = set(names)
+    if obj.repeated is not None:
+        raise VerdictError(f"the verdict names {obj.repeated!r} twice; give each key once")
 
     raw_scores = obj["scores"]
     if not isinstance(raw_scores, dict):
         raise VerdictError("'scores' is not an object of name -> score")
+    if isinstance(raw_scores, _JSONObject) and raw_scores.repeated is not None:
+        raise VerdictError(
+            f"the verdict names {raw_scores.repeated!r} twice; every response must be scored exactly once"
+        )
     unknown = sorted(set(raw_scores) - expected)
     missing = [m for m in names if m not in raw_scores]
     if unknown:
@@ -318,13 +423,14 @@ def _parse(text: str, names: Sequence[str], reasoning: str | None, scale: tuple[
         raise VerdictError(f"the '{RANKING_KEY}' ranking is missing")
     if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
         raise VerdictError(f"'{RANKING_KEY}' is not a list of response names")
-    if len(set(ranking)) != len(ranking):
-        dupes = sorted({m for m in ranking if ranking.count(m) > 1})
+    counts = Counter(ranking)
+    if len(counts) != len(ranking):
+        dupes = sorted(m for m, c in counts.items() if c > 1)
         raise VerdictError(f"the ranking lists {dupes} more than once; it must list each response once")
-    if set(ranking) != expected:
+    if set(counts) != expected:
         raise VerdictError(
             f"the ranking is not a permutation of the responses: missing "
-            f"{[m for m in names if m not in ranking]}, unknown {sorted(set(ranking) - expected)}"
+            f"{[m for m in names if m not in counts]}, unknown {sorted(set(counts) - expected)}"
         )
 
     repaired_ranking = sorted(ranking, key=lambda m: -scores[m])  # stable: model order breaks ties
@@ -334,6 +440,7 @@ def _parse(text: str, names: Sequence[str], reasoning: str | None, scale: tuple[
 
 
 _SCORE_KEY_RE = re.compile(r'"(model-\d+)"\s*:\s*$')
+_SCORE_TAIL = 256  # characters of generated text kept to find the key before a score token
 
 
 def expected_scores(
@@ -355,7 +462,7 @@ def expected_scores(
         return None  # multi-digit scores are not one token
     wanted = set(names)
     out: dict[str, float] = {}
-    text = ""
+    text = ""  # a bounded tail of the generated text: enough to hold one '"model-k": ' key
     for tok in tokens:
         stripped = tok.token.strip()
         match = _SCORE_KEY_RE.search(text)
@@ -371,7 +478,7 @@ def expected_scores(
             if mass:
                 total = sum(mass.values())
                 out.setdefault(match.group(1), sum(d * p for d, p in mass.items()) / total)
-        text += tok.token
+        text = (text + tok.token)[-_SCORE_TAIL:]
     return out if set(out) == wanted else None
 
 

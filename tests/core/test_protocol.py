@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import random
+import time
 from datetime import datetime
 from itertools import permutations
 from math import factorial
@@ -402,12 +403,155 @@ def test_integral_float_scores_are_accepted_as_ints() -> None:
     assert type(parsed.scores["model-1"]) is int
 
 
-def test_first_verdict_object_wins_and_rest_is_reasoning() -> None:
-    first = dump_verdict({"model-1": 5, "model-2": 1}, ["model-1", "model-2"])
-    second = dump_verdict({"model-1": 1, "model-2": 5}, ["model-2", "model-1"])
-    parsed = parse_verdict(f"Verdict: {first}\nA draft was {{not json}}; {second}", masked_names(2))
-    assert parsed.ranking == ["model-1", "model-2"]
-    assert "Verdict:" in parsed.reasoning
+# ------------------------------------------- which object is the verdict
+
+
+_V12 = dump_verdict({"model-1": 5, "model-2": 1}, ["model-1", "model-2"])
+_V21 = dump_verdict({"model-1": 1, "model-2": 5}, ["model-2", "model-1"])
+
+
+def test_last_verdict_wins_and_drafts_are_reasoning() -> None:
+    parsed = parse_verdict(f"Draft: {_V12}\nA note {{not json}}; on reflection the final one: {_V21}", masked_names(2))
+    assert parsed.ranking == ["model-2", "model-1"]
+    assert parsed.scores == {"model-1": 1, "model-2": 5}
+    assert "Draft:" in parsed.reasoning and '"model-1": 5' in parsed.reasoning  # the draft is kept as text
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{"scores": {}, "best-to-worst": []}',
+        '{"scores": {"model-1": null, "model-2": null}, "best-to-worst": []}',
+        '{"scores": {"model-1": "<score>", "model-2": "<score>"}, "best-to-worst": ["...", "..."]}',
+        '{"scores": "<scores>"}',
+    ],
+)
+def test_format_example_with_placeholders_is_skipped_before_or_after(template: str) -> None:
+    names = masked_names(2)
+    assert parse_verdict(f"The format is {template}. My verdict: {_V21}", names).ranking == ["model-2", "model-1"]
+    assert parse_verdict(f"{_V21}\n(answer format: {template})", names).ranking == ["model-2", "model-1"]
+
+
+def test_only_a_format_example_is_rejected_with_what_is_wrong() -> None:
+    with pytest.raises(VerdictError, match="missing"):
+        parse_verdict('Format: {"scores": {}, "best-to-worst": []}', masked_names(2))
+
+
+def test_unusable_final_verdict_is_not_replaced_by_an_earlier_draft() -> None:
+    final = '{"scores": {"model-1": 1, "model-2": 5}, "best-to-worst": ["model-2"]}'
+    with pytest.raises(VerdictError, match="permutation"):
+        parse_verdict(f"Draft: {_V12}. Final: {final}", masked_names(2))
+
+
+def test_unrelated_object_with_a_repeated_key_before_the_verdict() -> None:
+    text = 'I note {"a": 1, "a": 2}. {"scores": {"model-1": 5, "model-2": 1}, "best-to-worst": ["model-1", "model-2"]}'
+    parsed = parse_verdict(text, masked_names(2))
+    assert parsed.scores == {"model-1": 5, "model-2": 1}
+    assert '{"a": 1, "a": 2}' in parsed.reasoning
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"scores": {"model-1": 5, "model-2": 1}, "best-to-worst": ["model-1", "model-2"], "best-to-worst": []}',
+        '{"scores": {"model-1": 5, "model-2": 1, "model-2": 4}, "best-to-worst": ["model-1", "model-2"]}',
+    ],
+)
+def test_repeated_key_inside_the_verdict_is_still_an_error(text: str) -> None:
+    with pytest.raises(VerdictError, match="twice"):
+        parse_verdict(text, masked_names(2))
+
+
+def test_verdicts_inside_every_think_block_are_reasoning() -> None:
+    text = f"<think>first {_V12}</think>{{\"note\": 1}}<think>second {_V12}</think>\n{_V21}"
+    parsed = parse_verdict(text, masked_names(2))
+    assert parsed.ranking == ["model-2", "model-1"]
+    assert "first" in parsed.reasoning and "second" in parsed.reasoning
+
+
+def test_a_verdict_only_in_a_later_think_block_is_not_an_answer() -> None:
+    with pytest.raises(VerdictError, match="no JSON object"):
+        parse_verdict(f"<think>a</think>Let me think again.<think>{_V12}</think>", masked_names(2))
+
+
+def test_verdict_nested_in_a_wrapper_object_and_other_keys_first() -> None:
+    names = masked_names(2)
+    wrapped = '{"verdict": {"best-to-worst": ["model-2", "model-1"], "meta": {"x": "{"}, "scores": {"model-1": 2, "model-2": 4}}}'
+    assert parse_verdict(wrapped, names).scores == {"model-1": 2, "model-2": 4}
+
+
+def test_fenced_verdict_leaves_no_empty_fence_in_the_reasoning() -> None:
+    parsed = parse_verdict(f"Because B is right.\n```json\n{_V21}\n```\nDone.", masked_names(2))
+    assert parsed.reasoning == "Because B is right.\nDone."
+
+
+# ------------------------------------------------- degenerate answers, fuzzed
+
+# Fragments a model stuck in a repetition loop produces, and ones that stress the search.
+_DEGENERATE = [
+    "{", "}", "[", '"', "\\", '"{"', "{{}", '{"a":', '{"a": {"a": ', '"scores":', '{"scores": {',
+    '{"scores": ', '{"scores": {"model-1": 5', '{"a": 1, "a": 2}', "<think>", "</think>", "<think>x",
+    "```", "```json\n{", ": [", '{"best-to-worst": [', "model-1", " ", "\n", "İ", "{\"scores\": {}}",
+]
+
+
+@st.composite
+def degenerate_text(draw: Any, max_bytes: int = 1 << 16) -> str:
+    parts = draw(st.lists(st.tuples(st.sampled_from(_DEGENERATE), st.integers(1, 4096)), min_size=1, max_size=4))
+    text = "".join(fragment * count for fragment, count in parts)
+    return text[:max_bytes]
+
+
+@SLOW
+@given(degenerate_text(), st.sampled_from([None, "field reasoning"]))
+def test_degenerate_answers_are_a_valid_verdict_or_verdict_error(text: str, reasoning: str | None) -> None:
+    names = masked_names(2)
+    try:
+        parsed = parse_verdict(text, names, reasoning=reasoning)
+    except VerdictError as err:
+        assert err.raw == (f"<think>{reasoning}</think>{text}" if reasoning else text)
+    else:  # only a complete, valid verdict may come back
+        assert set(parsed.scores) == set(names) and sorted(parsed.ranking) == names
+
+
+@SLOW
+@given(degenerate_text(), degenerate_text(max_bytes=4096), valid_verdicts(max_n=8), json_style())
+def test_a_verdict_after_degenerate_text_is_found(garbage: str, between: str, verdict, style) -> None:
+    """Garbage before the final verdict, and a draft plus garbage before that, never hide it."""
+    names, scale, scores, ranking = verdict
+    final = dump_verdict(scores, ranking, style)
+    draft = dump_verdict({m: scale[0] for m in names}, list(reversed(names)))
+    for text in (garbage + final, draft + between + garbage + "\n" + final):
+        parsed = parse_verdict(text, names, scale=scale)
+        assert parsed.scores == scores
+        assert parsed.ranking == ranking
+
+
+_MIB = 1 << 20
+_MIB_SHAPES = {
+    "open braces": "{" * _MIB,
+    "quoted braces": '"{"' * (_MIB // 3),
+    "nested objects": '{"a": ' * (_MIB // 6),
+    "scores keys": '{"scores": {"model-1": 5, ' * (_MIB // 26),
+    "unclosed think": "<think>" * (_MIB // 7),
+    "repeated key objects": '{"a": 1, "a": 2}' * (_MIB // 16),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_MIB_SHAPES))
+def test_a_mebibyte_of_any_shape_is_parsed_in_bounded_time(shape: str) -> None:
+    """A generous bound (the benchmark shows milliseconds; the old parser took minutes)."""
+    text = _MIB_SHAPES[shape] + _V21
+    started = time.process_time()
+    try:
+        parsed = parse_verdict(text, masked_names(8))
+    except VerdictError:
+        pass
+    else:
+        assert sorted(parsed.ranking) == masked_names(8)
+    assert time.process_time() - started < 5.0
+    # with the right names the trailing verdict is found whatever precedes it
+    assert parse_verdict(text, masked_names(2)).ranking == ["model-2", "model-1"]
 
 
 def test_lone_close_think_with_unicode_reasoning() -> None:
