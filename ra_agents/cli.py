@@ -13,16 +13,17 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from ._errors import RAError, UsageError
+from ._flags import judge_from_flags
 from ._types import JudgeResult
 from .judge import BatchItem, Judge
 
-__all__ = ["main"]
+__all__ = ["main", "judge_from_flags"]
 
 _EPILOG = """\
 Backends: by default the bundled SmolLM2 model runs in-process (a weak judge, for trying
@@ -109,21 +110,6 @@ def _judge_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
     p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-
-
-def judge_from_flags(
-    model: str | None, api_base: str | None, *, backend: Mapping[str, Any] | None = None, **options: Any
-) -> Judge:
-    """The judge that ``--model`` / ``--api-base`` name (shared by ``judge``, ``demo`` and ``bench``).
-
-    ``--model`` is a LiteLLM model (``backend`` holds its extra settings, e.g. ``timeout``);
-    without it, the configured or bundled judge. ``options`` go to :class:`Judge`.
-    """
-    if model:
-        return Judge.from_litellm(model, api_base=api_base, **(backend or {}), **options)
-    if api_base:
-        raise UsageError("--api-base needs --model too, e.g. --model hosted_vllm/rewardanything")
-    return Judge(**options)
 
 
 def _make_judge(args: argparse.Namespace) -> Judge:

@@ -7,6 +7,7 @@
 #   OUT=my-results LIMIT=10 CELLS=all scripts/bench.sh    # a bigger RM-Bench slice
 #
 # Extra arguments go to every model subcommand (cost, listwise, rm-bench), e.g. --concurrency 16.
+# RM-Bench data: RA_AGENTS_RMBENCH_DATA=DIR (<domain>.json files), else downloaded once into the cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"

@@ -1,6 +1,6 @@
 """``ra-agents bench``: rerunnable benchmarks.
 
-Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``. Each prints a markdown
+Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``. Each prints a markdown
 table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import RAError
+from .._errors import RAError, UsageError
 
 __all__ = ["main", "build_parser"]
 
@@ -79,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .rmbench import DEFAULT_PRINCIPLE, DOMAINS
 
     parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser}")
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
-    p.add_argument("--data", type=Path, help="folder with the RM-Bench <domain>.json files "
-                   "(default: $RA_AGENTS_RMBENCH_DATA, else ../shared/data/rm-bench beside the repository)")
+    p.add_argument("--data", type=Path, help="folder with the RM-Bench <domain>.json files (default: "
+                   "$RA_AGENTS_RMBENCH_DATA, else THU-KEG/RM-Bench from the Hugging Face Hub, downloaded once "
+                   "into $RA_AGENTS_CACHE/rm-bench, ~/.cache/ra-agents/rm-bench by default)")
     p.add_argument("--domains", type=_csv, default=list(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--limit", type=_positive, help="items per domain (default all; each item is 9 pair requests)")
     p.add_argument("--cells", type=_cells, default="all", help="style pairs to judge, chosen then rejected style "
@@ -115,11 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
     p.add_argument("--concurrency", type=_csv_ints, default=[1, 16], help="comma-separated (default 1,16)")
     _common(p)
+
+    from .parser import SHAPES
+
+    p = sub.add_parser("parser", help="verdict parsing time against answer shape and size (no model)")
+    p.add_argument("--sizes", type=_csv_ints, default=[64, 256, 1024], help="answer sizes in KiB (default 64,256,1024)")
+    p.add_argument("--shapes", type=_csv, default=list(SHAPES), help=f"comma-separated (default {','.join(SHAPES)})")
+    p.add_argument("--candidates", type=_positive, default=8, help="N, the candidates the verdict covers (default 8)")
+    p.add_argument("--repeats", type=_positive, default=3, help="timed runs per case; the best is reported (default 3)")
+    _common(p)
     return parser
 
 
 def _make_judge(args: argparse.Namespace) -> Any:
-    from ..cli import judge_from_flags
+    from .._flags import judge_from_flags
 
     return judge_from_flags(
         args.model,
@@ -141,18 +151,31 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
             concurrency=args.concurrency, warmup=args.warmup, show_progress=show,
         )
         return "overhead", results, overhead.render_markdown(results), overhead.plot_overhead
-    judge = _make_judge(args)
+    if args.command == "parser":
+        from . import parser
+
+        unknown = [shape for shape in args.shapes if shape not in parser.SHAPES]
+        if unknown:
+            raise UsageError(f"unknown --shapes {unknown}; choose from {', '.join(parser.SHAPES)}")
+        results = await asyncio.to_thread(
+            parser.run_parser_bench,
+            sizes=[kib * 1024 for kib in args.sizes],
+            shapes=args.shapes,
+            n=args.candidates,
+            repeats=args.repeats,
+        )
+        return "parser", results, parser.render_markdown(results), parser.plot_parser
     if args.command == "rm-bench":
         from . import rmbench
 
-        data = args.data or rmbench.default_data_dir()
-        if data is None:
-            raise SystemExit("RM-Bench data not found: pass --data DIR (or set RA_AGENTS_RMBENCH_DATA)")
+        data = rmbench.resolve_data_dir(args.data)  # before the judge: a missing data set fails fast
+        judge = _make_judge(args)
         results = await rmbench.run_rm_bench(
             judge, data_dir=data, domains=args.domains, limit=args.limit, permutations=args.permutations,
             principle=args.principle, cells=args.cells, seed=args.seed, show_progress=show,
         )
         return "rm-bench", results, rmbench.render_markdown(results), rmbench.plot_rm_bench
+    judge = _make_judge(args)
     if args.command == "listwise":
         from . import listwise
 

@@ -15,12 +15,17 @@ backend failure earns 0 and is counted.
 
 Position bias comes from the passes: a judge that picks by slot wins every pass with the
 same slot, flips its winner when the order flips, and ties once aggregated.
+
+Data (:func:`resolve_data_dir`): ``--data DIR`` of ``<domain>.json`` files, else
+``$RA_AGENTS_RMBENCH_DATA``, else the published set (Hugging Face dataset ``THU-KEG/RM-Bench``)
+downloaded once into ``rm-bench/`` of the ra-agents cache.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +35,7 @@ from typing import Any
 from .._errors import UsageError, VerdictError
 from .._types import JudgeResult
 from ..judge import Judge
+from ..models import cache_dir
 from .metrics import mean, pair_credit, position_bias, style_summary
 from .report import fmt, md_table, plot, progress
 
@@ -38,7 +44,13 @@ __all__ = [
     "DOMAINS",
     "STYLES",
     "ALL_CELLS",
+    "DATA_ENV",
+    "HF_REPO",
+    "HF_FILE",
+    "cache_data_dir",
+    "resolve_data_dir",
     "default_data_dir",
+    "download_rm_bench",
     "load_domain",
     "run_rm_bench",
     "summarize",
@@ -55,16 +67,161 @@ DOMAINS = ("chat", "code", "safety-refuse", "safety-response")
 STYLES = ("concise", "detailed", "markdown")
 ALL_CELLS = tuple((i, j) for i in range(len(STYLES)) for j in range(len(STYLES)))
 DATA_ENV = "RA_AGENTS_RMBENCH_DATA"
+HF_REPO = "THU-KEG/RM-Bench"
+HF_FILE = "total_dataset.json"
+_DATA_HINT = (
+    f"pass --data DIR with {', '.join(d + '.json' for d in DOMAINS)} or set {DATA_ENV}; "
+    "the data is the RM-Bench repository's data/*_filtered.json, each renamed to <domain>.json"
+)
+_TRUE = {"1", "ON", "YES", "TRUE"}
+_DOMAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def default_data_dir() -> Path | None:
-    """``$RA_AGENTS_RMBENCH_DATA``, else ``../shared/data/rm-bench`` beside the repository, when present."""
+def cache_data_dir() -> Path:
+    """Where the downloaded RM-Bench data lives: ``rm-bench/`` in the ra-agents cache.
+
+    The cache is ``$RA_AGENTS_CACHE``, else ``~/.cache/ra-agents``.
+    """
+    return cache_dir() / "rm-bench"
+
+
+def _has_domains(folder: Path) -> bool:
+    return all((folder / f"{domain}.json").is_file() for domain in DOMAINS)
+
+
+def resolve_data_dir(data: str | Path | None = None) -> Path:
+    """The RM-Bench folder to read, downloading the published data once when needed.
+
+    Order: ``data`` (the ``--data`` flag), then ``$RA_AGENTS_RMBENCH_DATA``, then the
+    cache folder (:func:`cache_data_dir`) when it holds every domain file, else a fresh
+    download into that folder (:func:`download_rm_bench`).
+
+    Args:
+        data: a folder of ``<domain>.json`` files, or None for the defaults.
+
+    Returns:
+        The folder; its files are checked when read (:func:`load_domain`).
+
+    Raises:
+        UsageError: ``data`` or the environment variable names no folder, or the data is
+            neither cached nor downloadable (offline, hub unreachable, bad file).
+    """
+    if data:
+        folder = Path(data)
+        if not folder.is_dir():
+            raise UsageError(f"--data {folder} is not a folder; {_DATA_HINT}")
+        return folder
     env = os.environ.get(DATA_ENV)
     if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    candidate = repo.parent / "shared" / "data" / "rm-bench"
-    return candidate if candidate.is_dir() else None
+        folder = Path(env)
+        if not folder.is_dir():
+            raise UsageError(f"{DATA_ENV}={env} is not a folder; {_DATA_HINT}")
+        return folder
+    cached = cache_data_dir()
+    if _has_domains(cached):
+        return cached
+    return download_rm_bench(cached)
+
+
+def default_data_dir() -> Path:
+    """The RM-Bench folder when no ``--data`` is given: :func:`resolve_data_dir` without a flag."""
+    return resolve_data_dir(None)
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in _TRUE
+
+
+def download_rm_bench(target: Path | None = None) -> Path:
+    """Download the published RM-Bench once and split it into ``<domain>.json`` files.
+
+    The Hugging Face dataset ``THU-KEG/RM-Bench`` holds one file, ``total_dataset.json``,
+    whose items carry a ``domain``; each domain's items are written to ``target`` with
+    ``id``, ``subset``, ``prompt``, ``chosen`` and ``rejected``. Nothing is fetched when
+    ``target`` already holds every domain file, nor when ``HF_HUB_OFFLINE`` is set.
+
+    Args:
+        target: the folder to fill (default :func:`cache_data_dir`).
+
+    Returns:
+        The filled folder.
+
+    Raises:
+        UsageError: offline, ``huggingface_hub`` missing, the download failed, or the file
+            is not in the published layout; the message says how to supply the data instead.
+    """
+    target = Path(target) if target is not None else cache_data_dir()
+    if _has_domains(target):
+        return target
+    if _hub_offline():
+        raise UsageError(f"RM-Bench data is not in {target} and HF_HUB_OFFLINE is set, so it cannot be downloaded; "
+                         f"{_DATA_HINT}")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as exc:
+        raise UsageError(
+            f"downloading RM-Bench needs huggingface_hub (pip install 'ra-agents[bench]'); {_DATA_HINT}"
+        ) from exc
+    try:
+        source = Path(hf_hub_download(repo_id=HF_REPO, repo_type="dataset", filename=HF_FILE))
+    except Exception as exc:  # network, auth, hub errors: all mean "not available now"
+        raise UsageError(
+            f"could not download RM-Bench ({HF_REPO}/{HF_FILE}) from the Hugging Face Hub "
+            f"({type(exc).__name__}: {str(exc)[:200]}); {_DATA_HINT}"
+        ) from exc
+    by_domain = _split_published(source)
+    target.mkdir(parents=True, exist_ok=True)
+    for domain, items in by_domain.items():
+        path = target / f"{domain}.json"
+        partial = target / f".{domain}.json.{os.getpid()}.tmp"
+        partial.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)  # a reader never sees half a file
+    return target
+
+
+def _split_published(source: Path) -> dict[str, list[dict[str, Any]]]:
+    """The items of the published ``total_dataset.json`` (a JSON list, or JSON lines), by domain."""
+    text = source.read_text(encoding="utf-8")
+    try:
+        items = json.loads(text)
+    except ValueError:
+        try:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise UsageError(f"downloaded {HF_FILE} is neither JSON nor JSON lines ({exc}); {_DATA_HINT}") from exc
+    if not isinstance(items, list) or not items:
+        raise UsageError(f"downloaded {HF_FILE}: expected a non-empty list of items; {_DATA_HINT}")
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for index, item in enumerate(items):
+        where = f"downloaded {HF_FILE}: item {index}"
+        if not isinstance(item, dict) or not isinstance(item.get("domain"), str) or not item["domain"]:
+            raise UsageError(f"{where} has no string 'domain'; {_DATA_HINT}")
+        if not _DOMAIN_NAME.fullmatch(item["domain"]):  # it becomes a file name
+            raise UsageError(f"{where} has domain {item['domain']!r}, not a plain name; {_DATA_HINT}")
+        _check_item(item, where)
+        domain = item["domain"]
+        by_domain.setdefault(domain, []).append(
+            {
+                "id": item.get("id", index),
+                "subset": item.get("subset", domain),
+                "prompt": item["prompt"],
+                "chosen": item["chosen"],
+                "rejected": item["rejected"],
+            }
+        )
+    missing = [d for d in DOMAINS if d not in by_domain]
+    if missing:
+        raise UsageError(f"downloaded {HF_FILE} holds no items of domain(s) {', '.join(missing)}; {_DATA_HINT}")
+    return by_domain
+
+
+def _check_item(item: Any, where: str) -> None:
+    if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+        raise UsageError(f"{where} needs a string 'prompt'")
+    for key in ("chosen", "rejected"):
+        texts = item.get(key)
+        if not (isinstance(texts, list) and len(texts) == 3 and all(isinstance(t, str) for t in texts)):
+            raise UsageError(f"{where}: '{key}' must hold 3 texts (concise, detailed, markdown)")
 
 
 def load_domain(data_dir: Path, domain: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -76,7 +233,7 @@ def load_domain(data_dir: Path, domain: str, limit: int | None = None) -> list[d
     """
     path = Path(data_dir) / f"{domain}.json"
     if not path.is_file():
-        raise UsageError(f"RM-Bench file {path} not found; pass --data DIR holding {', '.join(DOMAINS)} .json files")
+        raise UsageError(f"RM-Bench file {path} not found; {_DATA_HINT}")
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -85,13 +242,7 @@ def load_domain(data_dir: Path, domain: str, limit: int | None = None) -> list[d
         raise UsageError(f"{path}: expected a JSON list of items, got {type(items).__name__}")
     items = items[:limit] if limit is not None else items
     for index, item in enumerate(items):
-        where = f"{path}: item {index} (id {item.get('id') if isinstance(item, dict) else None!r})"
-        if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
-            raise UsageError(f"{where} needs a string 'prompt'")
-        for key in ("chosen", "rejected"):
-            texts = item.get(key)
-            if not (isinstance(texts, list) and len(texts) == 3 and all(isinstance(t, str) for t in texts)):
-                raise UsageError(f"{where}: '{key}' must hold 3 texts (concise, detailed, markdown)")
+        _check_item(item, f"{path}: item {index} (id {item.get('id') if isinstance(item, dict) else None!r})")
     return items
 
 

@@ -7,12 +7,15 @@ the bundled model judges well.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from ra_agents.bench.cli import main
 
 pytestmark = pytest.mark.vllm
+
+RM_BENCH_FIXTURE = Path(__file__).parent / "data" / "rm-bench"
 
 
 def _run(vllm_server, tmp_path, capsys, *args: str) -> str:
@@ -36,8 +39,8 @@ def _rate(value) -> bool:
 
 
 def test_rm_bench_slice(vllm_server, tmp_path, capsys):
-    out = _run(vllm_server, tmp_path, capsys, "rm-bench", "--domains", "chat", "--limit", "1", "--cells", "00,02",
-               "--permutations", "2")
+    out = _run(vllm_server, tmp_path, capsys, "rm-bench", "--data", str(RM_BENCH_FIXTURE), "--domains", "chat",
+               "--limit", "1", "--cells", "00,02", "--permutations", "2")
     assert "| domain | items | pairs | hard | normal | easy | overall |" in out and "| chat | 1 | 2 |" in out
     chat = _outputs(tmp_path, "rm-bench")["summary"]["domains"]["chat"]
     assert chat["judged"] + chat["parse_failures"] + chat["backend_errors"] == 2
