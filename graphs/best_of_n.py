@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Overwrite
 
 from ra_agents import Judge
 from ra_agents.graphs import lazy_graph
@@ -43,7 +44,7 @@ def build_best_of_n(
         checkpointer: optional checkpointer.
     """
     builder = StateGraph(BestOfNState)
-    builder.add_node("prepare", lambda state: {"candidates": None})  # a new run on a thread starts afresh
+    builder.add_node("prepare", lambda state: {"candidates": Overwrite([])})  # a new run on a thread starts afresh
     builder.add_node("generate", make_generate_node(model))
     builder.add_node("rank", make_rank_node(judge, principle=principle))
     builder.add_edge(START, "prepare")

@@ -14,6 +14,7 @@ from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Overwrite
 
 from ra_agents import Judge
 from ra_agents.graphs import lazy_graph
@@ -57,10 +58,10 @@ def build_guarded_answer(
     """
 
     def prepare(state: BestOfNState) -> dict[str, Any]:
-        return {"candidates": None, "attempts": 0, "feedback": ""}  # a new run on a thread starts afresh
+        return {"candidates": Overwrite([]), "attempts": 0, "feedback": ""}  # a new run on a thread starts afresh
 
     def regenerate(state: BestOfNState) -> dict[str, Any]:
-        return {"candidates": None}  # a retry keeps the count and the judge's feedback
+        return {"candidates": Overwrite([])}  # a retry keeps the count and the judge's feedback
 
     def fallback(state: BestOfNState) -> dict[str, Any]:
         return {"answer": fallback_answer}

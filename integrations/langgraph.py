@@ -45,7 +45,7 @@ try:
     from langgraph.config import get_stream_writer
     from langgraph.graph import END
     from langgraph.graph.message import add_messages
-    from langgraph.types import Command, Send, interrupt
+    from langgraph.types import Command, Overwrite, Send, interrupt
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("langgraph", "langgraph", "The LangGraph integration") from exc
 
@@ -110,7 +110,11 @@ class Verdict(TypedDict, total=False):
 
 
 def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
-    """Reducer for candidate lists: appends parallel writes; writing ``None`` clears the list."""
+    """Reducer for candidate lists: appends parallel writes; writing ``None`` clears the list.
+
+    The nodes here clear lists with LangGraph's ``Overwrite([])`` instead, which bypasses
+    whatever reducer the key has, so ``operator.add`` or a reducer of your own works too.
+    """
     if right is None:
         return []
     return [*(left or []), *right]
@@ -365,7 +369,7 @@ def make_rank_node(
     """
 
     async def rank(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        candidates = list(state.get(candidates_key) or [])
+        candidates = _as_list(state.get(candidates_key))
         if prompt_key not in state:
             raise UsageError(f"node {name!r} needs the prompt the candidates answer in state[{prompt_key!r}]")
         verdict = await judge_candidates(
@@ -395,11 +399,14 @@ def make_plan_rank_node(
     """Rank alternative next steps (``AIMessage`` s, usually with ``tool_calls``) before any tool runs.
 
     The judge reads the conversation so far as the prompt and each plan rendered with its
-    tool calls. Only the winner is appended to ``state[messages_key]``; the plans are cleared.
+    tool calls. Only the winner is appended to ``state[messages_key]``; the plans are cleared
+    with ``Overwrite([])``, which bypasses the key's reducer, so the plans key may use any
+    list reducer (``operator.add``, :func:`collect`, one of your own) for the parallel
+    writes of the plan generators.
     """
 
     async def rank_plans(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        plans = list(state.get(plans_key) or [])
+        plans = _as_list(state.get(plans_key))
         verdict = await judge_candidates(
             judge,
             _transcript(state.get(messages_key) or []),
@@ -409,9 +416,16 @@ def make_plan_rank_node(
             default_principle=principle,
             node=name,
         )
-        return {messages_key: [plans[verdict["best"]]], verdict_key: verdict, plans_key: None}
+        return {messages_key: [plans[verdict["best"]]], verdict_key: verdict, plans_key: Overwrite([])}
 
     return _AsyncNode(rank_plans, name)
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A state list; an ``Overwrite`` read back from a key without a reducer is unwrapped."""
+    if isinstance(value, Overwrite):
+        value = value.value
+    return list(value or [])
 
 
 def _transcript(messages: Sequence[BaseMessage]) -> str:

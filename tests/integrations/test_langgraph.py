@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import operator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import MemorySaver
 from langgraph.graph import START, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 from opentelemetry import trace
 
@@ -34,6 +37,9 @@ from ra_agents.integrations.langgraph import (
     BestOfNState,
     GuardPolicy,
     decide,
+    fan_out,
+    make_generate_node,
+    make_plan_rank_node,
     make_rank_node,
 )
 
@@ -467,6 +473,80 @@ async def test_only_the_winning_plan_reaches_the_tool_node():
         "human: Weather?",
         'human: Weather?\n\nai: Tool calls (1):\n-> search({"query": "weather"})\n\ntool: sunny',
     ]
+
+
+def _concat(left: list, right: list) -> list:
+    """A user's own list reducer (no special meaning for any value)."""
+    return [*left, *right]
+
+
+class AddPlanState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    plans: Annotated[list[AIMessage], operator.add]
+    verdict: dict
+
+
+class OwnReducerPlanState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    plans: Annotated[list[AIMessage], _concat]
+    verdict: dict
+
+
+class AddCandidatesState(TypedDict, total=False):
+    prompt: str
+    candidates: Annotated[list[str], operator.add]
+    answer: str
+    verdict: dict
+
+
+@pytest.mark.parametrize("schema", [AddPlanState, OwnReducerPlanState], ids=["operator.add", "own reducer"])
+async def test_plan_rank_node_in_a_user_graph_with_the_usual_list_reducers(schema):
+    """The plans are cleared whatever reducer the user's plans key has; each step judges only its own plans."""
+
+    @tool
+    def search(query: str) -> str:
+        """Search the web."""
+        return "sunny"
+
+    def plan(i, messages):
+        if isinstance(messages[-1], ToolMessage):
+            return "It is sunny, good." if i == 0 else "No idea."
+        args = {"query": "weather good" if i == 1 else "nothing"}
+        return AIMessage(content="", tool_calls=[{"name": "search", "args": args, "id": f"c{i}"}])
+
+    judge, backend = scripted_judge()
+    builder = StateGraph(schema)
+    builder.add_node("plan", make_generate_node(generator(plan), output_key="plans", keep_message=True))
+    builder.add_node("rank_plans", make_plan_rank_node(judge, principle=PRINCIPLE))
+    builder.add_node("tools", ToolNode([search]))
+    send = fan_out("plan", default_n=2)
+    builder.add_conditional_edges(START, send, ["plan"])
+    builder.add_edge("plan", "rank_plans")
+    builder.add_conditional_edges("rank_plans", tools_condition)
+    builder.add_conditional_edges("tools", send, ["plan"])
+    graph = builder.compile()
+
+    state = await graph.ainvoke({"messages": [HumanMessage(content="Weather?")]})
+
+    assert state["plans"] == []
+    assert [len(texts) for texts in shown_texts(backend)] == [2, 2]  # never the previous step's plans
+    assert state["messages"][1].tool_calls[0]["args"] == {"query": "weather good"}
+    assert state["messages"][-1].content == "It is sunny, good."
+
+
+async def test_rank_node_in_a_user_graph_with_operator_add_candidates():
+    judge, backend = scripted_judge()
+    builder = StateGraph(AddCandidatesState)
+    builder.add_node("generate", make_generate_node(generator(lambda i, m: "good" if i == 2 else "meh")))
+    builder.add_node("rank", make_rank_node(judge, principle=PRINCIPLE))
+    builder.add_conditional_edges(START, fan_out("generate", default_n=3), ["generate"])
+    builder.add_edge("generate", "rank")
+    graph = builder.compile()
+
+    state = await graph.ainvoke({"prompt": "p"})
+
+    assert state["answer"] == "good" and sorted(state["candidates"]) == ["good", "meh", "meh"]
+    assert len(backend.calls) == 1
 
 
 async def test_chat_model_adapter_turns_json_into_tool_calls():
