@@ -97,6 +97,28 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more vLLM api_server flags")
         p.set_defaults(run=_cmd_vllm)
 
+    serve = sub.add_parser("serve", help="serve the judge over HTTP (native, RewardAnything and OpenRLHF APIs)")
+    serve.add_argument("--host", help="interface (default 127.0.0.1; without an API key, loopback only)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--api-key", action="append", dest="api_keys",
+                       help="accepted bearer key (repeat for several; or RA_AGENTS_SERVER_API_KEYS=k1,k2)")
+    serve.add_argument("--allow-no-auth", action="store_true", default=None,
+                       help="serve a non-loopback interface without API keys")
+    serve.add_argument("--model", help="LiteLLM model of the judge (default: RA_AGENTS_MODEL, else the bundled model)")
+    serve.add_argument("--api-base", help="the judge model's server URL")
+    serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
+    serve.add_argument("--default-principle", help="principle for reward requests that carry none")
+    serve.add_argument("--group-size", type=int, help="OpenRLHF samples per prompt judged together (default 8)")
+    serve.add_argument("--group-wait", type=float, dest="group_wait_s",
+                       help="seconds a group may wait to fill (default 2)")
+    serve.add_argument("--max-in-flight", type=int, help="requests at once; more get 429 (default 256)")
+    serve.add_argument("--max-batch", type=int, help="requests per batch (default 256)")
+    serve.add_argument("--max-candidates", type=int, help="candidates per request (default 64)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body (default 8 MiB)")
+    serve.add_argument("--config", help="TOML file with a [server] table (default RA_AGENTS_CONFIG or ./ra-agents.toml)")
+    serve.set_defaults(run=_cmd_serve)
+
     bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(run=_cmd_bench)
@@ -297,6 +319,14 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
         server.process.wait()
     finally:
         server.stop()
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve, settings_from_sources
+
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    serve(settings_from_sources(flags, config_path=args.config))
     return 0
 
 

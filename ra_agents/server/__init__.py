@@ -1,0 +1,50 @@
+"""The judge as a service: ``ra-agents serve`` (FastAPI on uvicorn).
+
+Install with ``pip install 'ra-agents[server]'``. See :mod:`ra_agents.server.app` for the
+endpoints and :class:`~ra_agents.server.settings.ServerSettings` for the configuration.
+"""
+
+from __future__ import annotations
+
+from .settings import ServerSettings, settings_from_sources
+
+__all__ = ["ServerSettings", "settings_from_sources", "create_app", "serve"]
+
+
+def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """Build the FastAPI app (see :func:`ra_agents.server.app.create_app`)."""
+    from .app import create_app as _create_app
+
+    return _create_app(*args, **kwargs)
+
+
+def serve(settings: ServerSettings) -> None:
+    """Run the server in this process until SIGTERM or Ctrl-C (uvicorn).
+
+    In-flight requests get ``graceful_timeout_s`` to finish after SIGTERM. Without an API key
+    on a non-loopback host the server binds 127.0.0.1 and says so (see
+    :meth:`ServerSettings.secured`).
+    """
+    import os
+    import sys
+
+    import uvicorn
+
+    from .settings import SETTINGS_ENV, settings_to_env
+
+    settings, notice = settings.secured()
+    if notice:
+        print(f"ra-agents serve: {notice}", file=sys.stderr)
+    if not settings.api_keys:
+        print("ra-agents serve: no API key configured; every client on this host can call the judge", file=sys.stderr)
+    os.environ[SETTINGS_ENV] = settings_to_env(settings)
+    uvicorn.run(
+        "ra_agents.server.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        log_level="info",
+    )

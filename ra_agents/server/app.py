@@ -1,0 +1,611 @@
+"""The FastAPI application of ``ra-agents serve``.
+
+Endpoints (OpenAPI docs at ``/docs``):
+
+- ``POST /v1/judge``, ``POST /v1/judge/batch``: the native API (:mod:`ra_agents._wire`).
+- ``POST /api/rewardanything``, ``POST /api/rewardanything_batch``, ``GET /health``: the
+  reference ``rewardanything`` server's shapes, so its ``Client`` works unchanged; the
+  batch answers in request order with real names. Unlike the reference, an unusable
+  verdict is an error status with a message, never empty scores with 200.
+- ``POST /v1/rewards/openrlhf``: OpenRLHF's remote reward model convention; samples of
+  one prompt are judged together (:class:`~ra_agents.server.groups.GroupBuffer`).
+- ``GET /ready`` (checks the backend), ``GET /metrics`` (Prometheus).
+
+Status codes: 401 bad or missing key; 413 body too large; 422 malformed request or a
+limit exceeded (the message names the limit and its value); 429 too many requests in
+flight (with ``Retry-After``); 502 the model gave no usable verdict or the backend
+failed; 503 the backend is unreachable; 504 the backend timed out. Never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import ValidationError
+
+from .. import __version__
+from .._errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextLengthError,
+    MissingDependencyError,
+    RAError,
+    UsageError,
+    VerdictError,
+)
+from .._types import JudgeRequest, JudgeResult
+from .._wire import (
+    BatchItemOut,
+    BatchOut,
+    ErrorBody,
+    ErrorOut,
+    OpenRLHFRequest,
+    OpenRLHFResponse,
+    RARequest,
+    RAResponse,
+    VerdictOut,
+    error_to_wire,
+    result_to_wire,
+)
+from ..judge import Judge
+from .groups import GroupBuffer
+from .settings import SETTINGS_ENV, ServerSettings
+
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+    from opentelemetry import propagate, trace
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError(exc.name or "fastapi", "server", "The judge server") from exc
+
+__all__ = ["create_app", "create_app_from_env", "build_judge", "LimitError"]
+
+access_log = logging.getLogger("ra_agents.server.access")
+_tracer = trace.get_tracer("ra_agents.server")
+
+
+class LimitError(UsageError):
+    """A request exceeds one of the server's limits."""
+
+    def __init__(self, message: str, *, limit: str, value: int, status: int = 422) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.status = status
+
+
+def build_judge(settings: ServerSettings) -> Judge:
+    """The judge the settings name: a factory, a LiteLLM model, or the configured default."""
+    if settings.judge_factory:
+        import importlib
+
+        module, _, attr = settings.judge_factory.partition(":")
+        if not module or not attr:
+            raise UsageError(f"judge_factory must be 'module:function', got {settings.judge_factory!r}")
+        judge = getattr(importlib.import_module(module), attr)()
+        if not isinstance(judge, Judge):
+            raise UsageError(f"{settings.judge_factory} returned {type(judge).__name__}, not a Judge")
+        return judge
+    from .._flags import judge_from_flags
+
+    return judge_from_flags(settings.model, settings.api_base, max_candidates=settings.max_candidates)
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ra_server_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "ra_server_request_seconds",
+            "request latency",
+            ["endpoint"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+        )
+        self.verdict_failures = Counter(
+            "ra_server_verdict_failures", "requests with no usable verdict", registry=self.registry
+        )
+        self.retries = Counter("ra_server_judge_retries", "re-asks after unusable answers", registry=self.registry)
+        self.in_flight = Gauge("ra_server_in_flight", "requests being handled", registry=self.registry)
+        self.group_depth = Gauge(
+            "ra_server_group_buffer_samples", "reward samples waiting for their group", registry=self.registry
+        )
+
+
+def _status_of(exc: RAError) -> int:
+    if isinstance(exc, LimitError):
+        return exc.status
+    if isinstance(exc, ContextLengthError):
+        return 422
+    if isinstance(exc, UsageError):
+        return 422
+    if isinstance(exc, BackendUnavailable):
+        return 503
+    if isinstance(exc, BackendTimeout):
+        return 504
+    if isinstance(exc, VerdictError | BackendError):
+        return 502
+    return 502
+
+
+def _error_response(exc: RAError, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    limit = getattr(exc, "limit", None)
+    value = getattr(exc, "value", None)
+    body = ErrorBody(error=error_to_wire(exc, limit=limit, value=value))
+    return JSONResponse(body.model_dump(), status_code=_status_of(exc), headers=dict(headers or {}))
+
+
+def _pydantic_message(exc: ValidationError | RequestValidationError) -> str:
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg')}")
+    return "malformed request: " + "; ".join(parts[:8]) + ("; ..." if len(parts) > 8 else "")
+
+
+def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: limits, keys and the judge's backend (defaults when ``None``).
+        judge: the judge to serve; ``None`` builds it from ``settings`` at start-up.
+    """
+    settings = settings or ServerSettings()
+    metrics = _Metrics()
+    state: dict[str, Any] = {"judge": judge, "in_flight": 0}
+
+    def current_judge() -> Judge:
+        j = state["judge"]
+        if j is None:
+            raise BackendUnavailable("the judge is not ready yet")
+        return j
+
+    async def judge_group(principle: str, prompt: str, responses: dict[str, str]) -> JudgeResult:
+        return await _judge(principle, prompt, responses)
+
+    groups = GroupBuffer(
+        judge_group,
+        group_size=settings.group_size,
+        wait_s=settings.group_wait_s,
+        on_depth=metrics.group_depth.set,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state["judge"] is None:
+            state["judge"] = await asyncio.to_thread(build_judge, settings)
+        yield
+        await groups.aclose()
+
+    app = FastAPI(
+        title="ra-agents judge",
+        version=__version__,
+        description="A principle-following judge (RewardAnything): native, RewardAnything-compatible "
+        "and OpenRLHF remote-reward endpoints.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.groups = groups
+
+    # ----------------------------------------------------------- middleware
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        endpoint = request.url.path
+        started = time.perf_counter()
+        context = propagate.extract(dict(request.headers))
+        with _tracer.start_as_current_span(
+            f"{request.method} {endpoint}",
+            context=context,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": endpoint},
+        ) as span:
+            response = await _limited_body(request, call_next, settings)
+            span.set_attribute("http.response.status_code", response.status_code)
+        elapsed = time.perf_counter() - started
+        if endpoint not in ("/metrics",):
+            metrics.requests.labels(endpoint, str(response.status_code)).inc()
+            metrics.latency.labels(endpoint).observe(elapsed)
+        access_log.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": endpoint,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1e3, 2),
+                    "client": request.client.host if request.client else None,
+                }
+            )
+        )
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error_response(UsageError(_pydantic_message(exc)))
+
+    @app.exception_handler(RAError)
+    async def on_ra_error(request: Request, exc: RAError) -> JSONResponse:
+        if isinstance(exc, VerdictError):
+            metrics.verdict_failures.inc()
+        headers = {"Retry-After": "1"} if isinstance(exc, LimitError) and exc.status == 429 else None
+        return _error_response(exc, headers=headers)
+
+    # ---------------------------------------------------------- dependencies
+
+    keys = [k.encode() for k in settings.api_keys]
+
+    async def authorize(request: Request) -> None:
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode() if scheme.lower() == "bearer" else b""
+        ok = False
+        for key in keys:  # compare with every key, in constant time, whatever matches
+            ok |= hmac.compare_digest(given, key)
+        if not ok:
+            raise _Unauthorized()
+
+    @app.exception_handler(_Unauthorized)
+    async def on_unauthorized(request: Request, exc: Exception) -> JSONResponse:
+        body = ErrorBody(
+            error=ErrorOut(type="UsageError", message="missing or wrong API key; send 'Authorization: Bearer <key>'")
+        )
+        return JSONResponse(body.model_dump(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        if state["in_flight"] >= settings.max_in_flight:
+            raise LimitError(
+                f"too many requests in flight (max_in_flight={settings.max_in_flight}); retry after a second",
+                limit="max_in_flight",
+                value=settings.max_in_flight,
+                status=429,
+            )
+        state["in_flight"] += 1
+        metrics.in_flight.inc()
+        try:
+            yield
+        finally:
+            state["in_flight"] -= 1
+            metrics.in_flight.dec()
+
+    guarded = [Depends(authorize)]
+
+    # ---------------------------------------------------------------- helpers
+
+    def check_limits(principle: str, prompt: str, responses: Any) -> None:
+        if len(principle) > settings.max_principle_chars:
+            raise LimitError(
+                f"the principle has {len(principle)} characters, more than max_principle_chars="
+                f"{settings.max_principle_chars}; shorten it",
+                limit="max_principle_chars",
+                value=settings.max_principle_chars,
+            )
+        if len(prompt) > settings.max_prompt_chars:
+            raise LimitError(
+                f"the prompt has {len(prompt)} characters, more than max_prompt_chars={settings.max_prompt_chars}",
+                limit="max_prompt_chars",
+                value=settings.max_prompt_chars,
+            )
+        items = list(responses.values()) if isinstance(responses, Mapping) else list(responses)
+        if len(items) > settings.max_candidates:
+            raise LimitError(
+                f"{len(items)} candidates, more than max_candidates={settings.max_candidates}; split the request",
+                limit="max_candidates",
+                value=settings.max_candidates,
+            )
+        for i, item in enumerate(items):
+            size = len(item) if isinstance(item, str) else len(json.dumps(item, default=str))
+            if size > settings.max_candidate_chars:
+                raise LimitError(
+                    f"candidate {i} has {size} characters, more than max_candidate_chars="
+                    f"{settings.max_candidate_chars}; shorten it",
+                    limit="max_candidate_chars",
+                    value=settings.max_candidate_chars,
+                )
+
+    async def _judge(principle: str, prompt: str, responses: Any, **options: Any) -> JudgeResult:
+        check_limits(principle, prompt, responses)
+        result = await current_judge().ajudge(principle, prompt, responses, **options)
+        if result.retries:
+            metrics.retries.inc(result.retries)
+        return result
+
+    def parse_request(raw: Any) -> JudgeRequest:
+        try:
+            req = JudgeRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise UsageError(_pydantic_message(exc)) from None
+        check_limits(req.principle, req.prompt, req.responses)
+        return req
+
+    def check_batch(items: list[Any]) -> None:
+        if not items:
+            raise UsageError("the batch is empty; send at least one request")
+        if len(items) > settings.max_batch:
+            raise LimitError(
+                f"{len(items)} requests in one batch, more than max_batch={settings.max_batch}; split it",
+                limit="max_batch",
+                value=settings.max_batch,
+            )
+
+    # ------------------------------------------------------------ native API
+
+    @app.post("/v1/judge", response_model=VerdictOut, dependencies=guarded, tags=["native"])
+    async def judge_one(body: JudgeRequest) -> VerdictOut:
+        """Judge one request: every candidate scored, a strict ranking, the reasoning."""
+        async with slot():
+            result = await _judge(body.principle, body.prompt, body.responses, permutations=body.permutations,
+                                  seed=body.seed)
+        return result_to_wire(result)
+
+    @app.post("/v1/judge/batch", response_model=BatchOut, dependencies=guarded, tags=["native"])
+    async def judge_batch(request: Request) -> BatchOut:
+        """Judge many requests; results in request order, each a verdict or a typed error."""
+        raw = await _json_body(request)
+        items = raw.get("requests") if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            raise UsageError('the batch body must be {"requests": [...]} or a JSON array of requests')
+        check_batch(items)
+        async with slot():
+            return BatchOut(results=await _batch(items))
+
+    async def _batch(items: list[Any]) -> list[BatchItemOut]:
+        out: list[BatchItemOut | None] = [None] * len(items)
+        valid: list[tuple[int, JudgeRequest]] = []
+        for index, raw in enumerate(items):
+            try:
+                valid.append((index, parse_request(raw)))
+            except RAError as exc:
+                rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
+                out[index] = _item_error(index, rid, exc)
+        results = await current_judge().ajudge_batch([req for _, req in valid])
+        for (index, req), result in zip(valid, results):
+            if isinstance(result, JudgeResult):
+                if result.retries:
+                    metrics.retries.inc(result.retries)
+                out[index] = BatchItemOut(index=index, id=req.id, ok=True, verdict=result_to_wire(result))
+            else:
+                out[index] = _item_error(index, req.id, result)
+        return [item for item in out if item is not None]
+
+    def _item_error(index: int, rid: Any, exc: RAError) -> BatchItemOut:
+        if isinstance(exc, VerdictError):
+            metrics.verdict_failures.inc()
+        limit = getattr(exc, "limit", None)
+        value = getattr(exc, "value", None)
+        return BatchItemOut(index=index, id=rid, ok=False, error=error_to_wire(exc, limit=limit, value=value))
+
+    # ------------------------------------------------- RewardAnything compatible
+
+    def ra_response(result: JudgeResult) -> RAResponse:
+        scores = {n: int(s) if float(s).is_integer() else s for n, s in result.scores.items()}
+        return RAResponse(thoughts=result.reasoning, results={"scores": scores, "best-to-worst": list(result.ranking)})
+
+    def ra_request(raw: Any) -> RARequest:
+        try:
+            req = RARequest.model_validate(raw)
+        except ValidationError as exc:
+            raise UsageError(_pydantic_message(exc)) from None
+        extra = sorted(set(raw) - set(RARequest.model_fields)) if isinstance(raw, dict) else []
+        if extra:
+            raise UsageError(
+                f"unknown fields {extra}: the server's model, upstream and paths are fixed by its operator"
+            )
+        return req
+
+    @app.post("/api/rewardanything", response_model=RAResponse, dependencies=guarded, tags=["rewardanything"])
+    async def rewardanything(request: Request) -> RAResponse:
+        """The reference server's single request; always masked and shuffled."""
+        req = ra_request(await _json_body(request))
+        async with slot():
+            return ra_response(await _judge(req.principle, req.prompt, req.responses))
+
+    @app.post("/api/rewardanything_batch", response_model=list[RAResponse], dependencies=guarded,
+              tags=["rewardanything"])
+    async def rewardanything_batch(request: Request, partial: bool = False) -> Any:
+        """The reference batch: a JSON array in, an array out, in request order with real names.
+
+        Any failed item fails the whole call with its error (the reference client would read
+        an item without scores as an empty verdict); ``?partial=true`` instead returns every
+        item, failed ones with empty results and an ``error`` object.
+        """
+        raw = await _json_body(request)
+        if not isinstance(raw, list):
+            raise UsageError("the batch body must be a JSON array of requests")
+        check_batch(raw)
+        async with slot():
+            items: list[JudgeRequest | RAError] = []
+            for r in raw:
+                try:
+                    req = ra_request(r)
+                    items.append(JudgeRequest(principle=req.principle, prompt=req.prompt, responses=req.responses))
+                except RAError as exc:
+                    items.append(exc)
+            if not partial:
+                bad = [(i, e) for i, e in enumerate(items) if isinstance(e, RAError)]
+                if bad:
+                    i, e = bad[0]
+                    raise UsageError(f"request {i} of the batch: {e}")
+            todo = [(i, r) for i, r in enumerate(items) if isinstance(r, JudgeRequest)]
+            for _, r in todo:
+                check_limits(r.principle, r.prompt, r.responses)
+            results = await current_judge().ajudge_batch([r for _, r in todo])
+            out: list[Any] = list(items)
+            for (i, _), res in zip(todo, results):
+                out[i] = res
+            failures = [(i, o) for i, o in enumerate(out) if isinstance(o, RAError)]
+            for _, exc in failures:
+                if isinstance(exc, VerdictError):
+                    metrics.verdict_failures.inc()
+            if failures and not partial:
+                i, exc = failures[0]
+                raise type(exc)(f"request {i} of the batch: {exc}") if not isinstance(exc, LimitError) else exc
+            body = []
+            for o in out:
+                if isinstance(o, JudgeResult):
+                    body.append(ra_response(o).model_dump())
+                else:
+                    body.append({"thoughts": "", "results": {"scores": {}, "best-to-worst": []},
+                                 "error": error_to_wire(o).model_dump()})
+            return body
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness, answered like the reference server."""
+        return {"status": "healthy", "service": "RewardAnything API"}
+
+    # ---------------------------------------------------------------- OpenRLHF
+
+    @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, dependencies=guarded, tags=["rl"])
+    async def openrlhf(body: OpenRLHFRequest) -> OpenRLHFResponse:
+        """OpenRLHF's remote reward: each sample judged within its prompt's group, one call per group."""
+        n = len(body.query)
+        if body.prompts is not None and len(body.prompts) != n:
+            raise UsageError(f"'prompts' has {len(body.prompts)} items but 'query' has {n}; send one prompt per query")
+        if body.labels is not None and len(body.labels) != n:
+            raise UsageError(f"'labels' has {len(body.labels)} items but 'query' has {n}; send one label per query")
+        if n > settings.max_batch:
+            raise LimitError(f"{n} samples, more than max_batch={settings.max_batch}", limit="max_batch",
+                             value=settings.max_batch)
+        futures = []
+        for i, query in enumerate(body.query):
+            prompt = body.prompts[i] if body.prompts is not None else ""
+            response = query[len(prompt):] if prompt and query.startswith(prompt) else query
+            principle = _principle_of(body.labels[i] if body.labels is not None else None) or body.principle \
+                or settings.default_principle
+            if not principle:
+                raise UsageError(
+                    "no principle for sample {i}: put one in its label ({\"principle\": ...}), in the body's "
+                    "'principle', or start the server with a default principle".replace("{i}", str(i))
+                )
+            check_limits(principle, prompt, [response])
+            futures.append(groups.add(principle, prompt, response))
+        async with slot():
+            rewards = await asyncio.gather(*futures)
+        return OpenRLHFResponse(
+            rewards=[r.reward for r in rewards],
+            scores=[r.reward for r in rewards],
+            extra_logs={"judge_score": [r.score for r in rewards], "group_size": [float(r.group_size) for r in rewards]},
+        )
+
+    # -------------------------------------------------------------- operations
+
+    @app.get("/ready", tags=["operations"])
+    async def ready() -> JSONResponse:
+        """Readiness: the judge exists and its backend answers."""
+        j = state["judge"]
+        if j is None:
+            return JSONResponse({"ready": False, "reason": "the judge is starting"}, status_code=503)
+        reason = await _backend_problem(j)
+        if reason:
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        return JSONResponse({"ready": True, "model": j.backend.model})
+
+    @app.get("/metrics", tags=["operations"])
+    async def prometheus() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _principle_of(label: Any) -> str | None:
+    """A principle carried by an OpenRLHF label: ``{"principle": ...}`` or that object as JSON text."""
+    if isinstance(label, str) and label.lstrip().startswith("{"):
+        try:
+            label = json.loads(label)
+        except ValueError:
+            return None
+    if isinstance(label, dict) and isinstance(label.get("principle"), str) and label["principle"].strip():
+        return str(label["principle"])
+    return None
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body.strip():
+        raise UsageError("the request body is empty; send a JSON document")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise UsageError(f"the request body is not valid JSON ({exc})") from None
+
+
+async def _limited_body(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]], settings: ServerSettings
+) -> Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        return _too_large(settings)
+    if request.method in ("POST", "PUT", "PATCH"):
+        received = 0
+        chunks = []
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > settings.max_body_bytes:
+                return _too_large(settings)
+            chunks.append(chunk)
+        request._body = b"".join(chunks)  # read once, bounded; FastAPI reuses it
+    return await call_next(request)
+
+
+def _too_large(settings: ServerSettings) -> JSONResponse:
+    exc = LimitError(
+        f"the request body is larger than max_body_bytes={settings.max_body_bytes}; send less per request",
+        limit="max_body_bytes",
+        value=settings.max_body_bytes,
+        status=413,
+    )
+    return _error_response(exc)
+
+
+async def _backend_problem(judge: Judge) -> str | None:
+    """Why the judge's backend cannot serve now, or None. Servers are asked ``GET /models``."""
+    backend = judge.backend
+    bases = getattr(backend, "api_bases", None) or [getattr(backend, "api_base", None)]
+    bases = [b for b in bases if b]
+    if not bases:
+        return None
+    import httpx
+
+    headers = {}
+    key = getattr(backend, "api_key", None)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for base in bases:
+            try:
+                r = await client.get(f"{str(base).rstrip('/')}/models", headers=headers)
+            except httpx.HTTPError as exc:
+                return f"the backend at {base} is unreachable ({type(exc).__name__})"
+            if r.status_code >= 500:
+                return f"the backend at {base} answered {r.status_code}"
+    return None
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for uvicorn worker processes: settings from :data:`SETTINGS_ENV`."""
+    import os
+
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = ServerSettings.model_validate_json(raw) if raw else ServerSettings()
+    return create_app(settings)
