@@ -53,9 +53,10 @@ class LoopbackOpenAI:
     Args:
         respond: maps the request's JSON body to ``(status, payload)``.
         record: keep every request's lower-cased headers and body in :attr:`requests`.
+        port: the port to bind (0: any free port).
     """
 
-    def __init__(self, respond: Callable[[dict[str, Any]], Reply], *, record: bool = False) -> None:
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply], *, record: bool = False, port: int = 0) -> None:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         owner = self
 
@@ -88,7 +89,8 @@ class LoopbackOpenAI:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (backend-down tests)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-openai", daemon=True)
 

@@ -345,9 +345,16 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     # ------------------------------------------------------------ native API
 
-    @app.post("/v1/judge", response_model=VerdictOut, dependencies=guarded, tags=["native"])
-    async def judge_one(body: JudgeRequest) -> VerdictOut:
+    @app.post(
+        "/v1/judge",
+        response_model=VerdictOut,
+        dependencies=guarded,
+        tags=["native"],
+        openapi_extra={"requestBody": {"content": {"application/json": {"schema": JudgeRequest.model_json_schema()}}}},
+    )
+    async def judge_one(request: Request) -> VerdictOut:
         """Judge one request: every candidate scored, a strict ranking, the reasoning."""
+        body = parse_request(await _json_body(request))
         async with slot():
             result = await _judge(body.principle, body.prompt, body.responses, permutations=body.permutations,
                                   seed=body.seed)
@@ -415,8 +422,13 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         async with slot():
             return ra_response(await _judge(req.principle, req.prompt, req.responses))
 
-    @app.post("/api/rewardanything_batch", response_model=list[RAResponse], dependencies=guarded,
-              tags=["rewardanything"])
+    @app.post(
+        "/api/rewardanything_batch",
+        response_model=None,
+        dependencies=guarded,
+        tags=["rewardanything"],
+        responses={200: {"model": list[RAResponse]}},
+    )
     async def rewardanything_batch(request: Request, partial: bool = False) -> Any:
         """The reference batch: a JSON array in, an array out, in request order with real names.
 
@@ -472,8 +484,12 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     # ---------------------------------------------------------------- OpenRLHF
 
     @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, dependencies=guarded, tags=["rl"])
-    async def openrlhf(body: OpenRLHFRequest) -> OpenRLHFResponse:
+    async def openrlhf(request: Request) -> OpenRLHFResponse:
         """OpenRLHF's remote reward: each sample judged within its prompt's group, one call per group."""
+        try:
+            body = OpenRLHFRequest.model_validate(await _json_body(request))
+        except ValidationError as exc:
+            raise UsageError(_pydantic_message(exc)) from None
         n = len(body.query)
         if body.prompts is not None and len(body.prompts) != n:
             raise UsageError(f"'prompts' has {len(body.prompts)} items but 'query' has {n}; send one prompt per query")
@@ -482,7 +498,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         if n > settings.max_batch:
             raise LimitError(f"{n} samples, more than max_batch={settings.max_batch}", limit="max_batch",
                              value=settings.max_batch)
-        futures = []
+        samples: list[tuple[str, str, str]] = []
         for i, query in enumerate(body.query):
             prompt = body.prompts[i] if body.prompts is not None else ""
             response = query[len(prompt):] if prompt and query.startswith(prompt) else query
@@ -494,8 +510,9 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                     "'principle', or start the server with a default principle".replace("{i}", str(i))
                 )
             check_limits(principle, prompt, [response])
-            futures.append(groups.add(principle, prompt, response))
+            samples.append((principle, prompt, response))
         async with slot():
+            futures = [groups.add(*sample) for sample in samples]  # only once every sample is valid
             rewards = await asyncio.gather(*futures)
         return OpenRLHFResponse(
             rewards=[r.reward for r in rewards],
@@ -540,13 +557,24 @@ def _principle_of(label: Any) -> str | None:
     return None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise UsageError(f"the JSON body gives the key {key!r} twice; candidate names and fields must be unique")
+        obj[key] = value
+    return obj
+
+
 async def _json_body(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
         raise UsageError("the request body is empty; send a JSON document")
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return json.loads(body, object_pairs_hook=_unique_keys)
+    except UsageError:
+        raise
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"the request body is not valid JSON ({exc})") from None
 
 
