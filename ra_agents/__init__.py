@@ -7,6 +7,7 @@
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     BackendError,
@@ -30,6 +31,9 @@ from ._types import (
     Usage,
 )
 from .judge import BatchItem, Judge
+
+if TYPE_CHECKING:  # the client needs the 'client' extra (httpx), so it is imported on first use
+    from .client import AsyncClient, Client
 
 try:
     __version__ = version("ra-agents")
@@ -56,5 +60,16 @@ __all__ = [
     "BackendTimeout",
     "ContextLengthError",
     "VerdictError",
+    "Client",
+    "AsyncClient",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the HTTP client on first access, so ``import ra_agents`` does not need httpx."""
+    if name in ("Client", "AsyncClient"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,590 @@
+"""A client of the judge server (``ra-agents serve``) that answers like the library.
+
+:class:`AsyncClient` and :class:`Client` mirror :class:`~ra_agents.Judge`: ``judge`` returns
+a :class:`~ra_agents.JudgeResult`, ``judge_batch`` a list of results and errors in request
+order, and failures raise the library's own errors, so code written against a local
+``Judge`` runs unchanged against a server.
+
+>>> from ra_agents import Client
+>>> with Client("http://127.0.0.1:8080", api_key="...") as client:  # doctest: +SKIP
+...     client.judge("Correctness first.", "2+2?", {"a": "4", "b": "5"}).best
+'a'
+
+Errors:
+
+- a 4xx answer raises the typed error its body names (a :class:`~ra_agents.UsageError`
+  unless it says otherwise), with the server's message; a 401 says the key is missing or wrong.
+- a 429 or 5xx answer, a refused connection or a timeout is retried (exponential backoff
+  with jitter, honouring ``Retry-After``) up to ``retries`` times, then raised as
+  :class:`~ra_agents.BackendUnavailable` (unreachable, 429, 503),
+  :class:`~ra_agents.BackendTimeout` (timeouts, 504) or the body's
+  :class:`~ra_agents.BackendError`. A :class:`~ra_agents.VerdictError` (502) is not
+  retried: the server already re-asked the model before giving up.
+
+Install with ``pip install 'ra-agents[client]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from . import __version__
+from ._errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    MissingDependencyError,
+    RAError,
+    UsageError,
+    VerdictError,
+)
+from ._sync import _portal_loop, run_sync
+from ._types import JudgeRequest, JudgeResult
+from ._wire import BatchOut, ErrorBody, OpenRLHFResponse, VerdictOut, error_from_wire, result_from_wire
+from .judge import BatchItem
+
+try:
+    import httpx
+    from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+    from tenacity.wait import wait_exponential, wait_random
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError(exc.name or "httpx", "client", "The judge client") from exc
+
+__all__ = ["AsyncClient", "Client"]
+
+MAX_RETRY_AFTER_S = 60.0
+"""The longest ``Retry-After`` honoured; a longer one is waited for this long."""
+
+_SNIPPET = 200
+"""Characters of an unexpected body quoted in error messages."""
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _TransientError(Exception):
+    """A failed attempt worth retrying: the error to raise if retries run out."""
+
+    def __init__(self, error: BackendError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------- request bodies
+
+
+def _jsonable(value: Any) -> Any:
+    """``json.dumps``'s fallback for candidates: models, dataclasses and chat messages as JSON.
+
+    Mirrors how the judge renders a candidate, so a server reads what a local judge would.
+    """
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "content") and hasattr(value, "tool_calls"):
+        return {"content": value.content, "tool_calls": list(value.tool_calls or [])}
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _encode(body: Any) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, default=_jsonable).encode()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the request cannot be sent as JSON ({exc}); pass strings or JSON-ready candidates") from None
+
+
+def _responses_body(responses: Any) -> Any:
+    """Candidates as JSON: a mapping stays a mapping, any other sequence becomes a list."""
+    if isinstance(responses, Mapping):
+        return dict(responses)
+    if isinstance(responses, Sequence) and not isinstance(responses, str | bytes | bytearray):
+        return list(responses)
+    return responses  # the server explains what is wrong with it
+
+
+def _judge_body(
+    principle: str, prompt: str, responses: Any, permutations: int | None, seed: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"principle": principle, "prompt": prompt, "responses": _responses_body(responses)}
+    if permutations is not None:
+        body["permutations"] = permutations
+    if seed is not None:
+        body["seed"] = seed
+    return body
+
+
+def _batch_item_body(request: Any) -> Any:
+    if isinstance(request, JudgeRequest):
+        return request.model_dump(mode="json", exclude_none=True)
+    if isinstance(request, Mapping):
+        return dict(request)
+    return request  # the server answers this item with its error; the others still run
+
+
+# ------------------------------------------------------------- response bodies
+
+
+def _snippet(text: str) -> str:
+    return text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else "")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), or None."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _wire_error(response: httpx.Response) -> RAError | None:
+    """The typed error an error body names, or None when the body is not ours."""
+    try:
+        return error_from_wire(ErrorBody.model_validate_json(response.content).error, response.status_code)
+    except (ValidationError, ValueError):
+        return None
+
+
+def _failure(response: httpx.Response, *, key_sent: bool) -> RAError | _TransientError:
+    """The error an unsuccessful answer stands for; :class:`_TransientError` when a retry may help."""
+    status = response.status_code
+    where = f"{response.request.method} {response.request.url}"
+    text = response.text
+    if status == 401:
+        told = _wire_error(response)
+        reason = (
+            "this client sent no API key; pass api_key=..."
+            if not key_sent
+            else "the server does not accept this client's API key; check api_key"
+        )
+        return UsageError(f"{told or 'missing or wrong API key'} ({reason})")
+    typed = _wire_error(response)
+    if status == 429:
+        message = str(typed) if typed is not None else f"{where} answered 429 Too Many Requests"
+        busy = BackendUnavailable(f"the judge server is busy: {message}", status=status, body=text)
+        return _TransientError(busy, _retry_after(response))
+    if status >= 500:
+        if isinstance(typed, VerdictError | UsageError):
+            return typed  # deterministic: the server already re-asked; retrying costs another judgement
+        error: BackendError
+        if isinstance(typed, BackendError):
+            error = typed
+        else:
+            message = str(typed) if typed is not None else f"{where} answered {status}: {_snippet(text)}"
+            cls = {503: BackendUnavailable, 504: BackendTimeout}.get(status, BackendError)
+            error = cls(message)
+        error.status, error.body = status, text
+        return _TransientError(error, _retry_after(response))
+    if typed is not None:
+        if isinstance(typed, BackendError):
+            typed.status, typed.body = status, text
+        return typed
+    if 300 <= status < 400:
+        location = response.headers.get("location", "elsewhere")
+        return UsageError(f"{where} was redirected ({status}) to {location}; point base_url at the final address")
+    hint = "; is base_url the judge server's root (e.g. http://host:8080)?" if status in (404, 405) else ""
+    return UsageError(f"{where} answered {status}: {_snippet(text)}{hint}")
+
+
+def _decode(response: httpx.Response, *, key_sent: bool) -> Any:
+    """The JSON of a successful answer; raises the error of any other."""
+    if not 200 <= response.status_code < 300:
+        raise _failure(response, key_sent=key_sent)
+    try:
+        return response.json()
+    except ValueError:
+        raise BackendError(
+            f"the judge server answered {response.status_code} with a body that is not JSON: "
+            f"{_snippet(response.text)!r}",
+            status=response.status_code,
+            body=response.text[:_SNIPPET],
+        ) from None
+
+
+def _shaped(model: type[_Model], data: Any, status: int = 200) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BackendError(
+            f"the judge server's answer is not a {model.__name__} ({exc.error_count()} problems); "
+            f"is base_url an ra-agents server of a compatible version? body: {_snippet(json.dumps(data))!r}",
+            status=status,
+            body=json.dumps(data)[:_SNIPPET],
+        ) from None
+
+
+def _batch_items(data: Any, expected: int) -> list[BatchItem]:
+    out = _shaped(BatchOut, data)
+    items: list[BatchItem | None] = [None] * expected
+    for item in out.results:
+        if not 0 <= item.index < expected:
+            raise BackendError(f"the batch answer names request {item.index}, but {expected} were sent")
+        if item.ok and item.verdict is not None:
+            items[item.index] = result_from_wire(item.verdict)
+        elif item.error is not None:
+            items[item.index] = error_from_wire(item.error)
+        else:
+            items[item.index] = BackendError(f"request {item.index} of the batch came back without verdict or error")
+    missing = [i for i, item in enumerate(items) if item is None]
+    if missing:
+        raise BackendError(f"the batch answer lacks requests {missing[:10]} of the {expected} sent")
+    return [item for item in items if item is not None]
+
+
+# ----------------------------------------------------------------------- clients
+
+
+class AsyncClient:
+    """An asynchronous client of the judge server.
+
+    Args:
+        base_url: the server's root, e.g. ``"http://127.0.0.1:8080"``.
+        api_key: sent as ``Authorization: Bearer <api_key>`` when given.
+        timeout: seconds per HTTP attempt (connect, read, write and pool).
+        retries: retries after a 429, a 5xx, a refused connection or a timeout (0 for none).
+        transport: an ``httpx`` async transport (proxies, custom TLS, in-process apps).
+        headers: extra headers sent with every request.
+
+    Use as ``async with AsyncClient(...) as client:``, or call :meth:`aclose` when done.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.strip():
+            raise UsageError("base_url is empty; give the judge server's root, e.g. http://127.0.0.1:8080")
+        if not isinstance(retries, int) or retries < 0:
+            raise UsageError(f"retries must be 0 or more, got {retries!r}")
+        if not timeout or timeout <= 0:
+            raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.base_url = base_url.strip().rstrip("/")
+        self.timeout = float(timeout)
+        self.retries = retries
+        self._key_sent = bool(api_key)
+        sent = {"User-Agent": f"ra-agents-client/{__version__}", **dict(headers or {})}
+        if api_key:
+            sent["Authorization"] = f"Bearer {api_key}"
+        try:
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url, timeout=self.timeout, transport=transport, headers=sent
+            )
+        except httpx.InvalidURL as exc:
+            raise UsageError(f"base_url {base_url!r} is not a valid URL ({exc})") from None
+        self._closed = False
+        self._backoff = wait_exponential(multiplier=0.5, max=8) + wait_random(0, 0.5)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, retries={self.retries}, timeout={self.timeout})"
+
+    # ------------------------------------------------------------------ judging
+
+    async def ajudge(
+        self,
+        principle: str,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """Judge candidate ``responses`` to ``prompt`` under ``principle`` on the server.
+
+        Args:
+            principle: what to value, in natural language.
+            prompt: the prompt the candidates answer.
+            responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
+                Candidates are strings or JSON-ready items (dicts, chat messages, pydantic models).
+            permutations: passes over shuffled orders (the server's judge default when ``None``).
+            seed: seed of the shuffles, for reproducible verdicts.
+
+        Returns:
+            The verdict, in the candidates' real names.
+
+        Raises:
+            UsageError: the server refused the request (the message says why) or the key.
+            BackendError: the server or its model failed (after the retries).
+            VerdictError: the model gave no usable verdict.
+        """
+        data = await self._call("POST", "/v1/judge", _judge_body(principle, prompt, responses, permutations, seed))
+        return result_from_wire(_shaped(VerdictOut, data))
+
+    async def ajudge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """Judge many requests in one call.
+
+        Args:
+            requests: :class:`~ra_agents.JudgeRequest` objects or mappings of the same fields.
+            concurrency: accepted so code written for :meth:`Judge.ajudge_batch
+                <ra_agents.Judge.ajudge_batch>` runs unchanged; the server bounds its own.
+            on_result: called with ``(index, item)`` for every entry, in request order.
+
+        Returns:
+            One entry per request, in request order: a :class:`~ra_agents.JudgeResult`, or the
+            :class:`~ra_agents.RAError` that request met. One bad request sinks no other.
+
+        Raises:
+            UsageError: the batch as a whole was refused (empty, too large, bad key).
+            BackendError: the server failed (after the retries).
+        """
+        del concurrency  # the server's max_in_flight and judge concurrency apply
+        body = [_batch_item_body(r) for r in requests]
+        if not body:
+            return []
+        items = _batch_items(await self._call("POST", "/v1/judge/batch", {"requests": body}), len(body))
+        if on_result is not None:
+            for index, item in enumerate(items):
+                on_result(index, item)
+        return items
+
+    async def arewards(
+        self,
+        queries: Sequence[str],
+        prompts: Sequence[str] | None = None,
+        labels: Sequence[Any] | None = None,
+        principle: str | None = None,
+    ) -> OpenRLHFResponse:
+        """Rewards in OpenRLHF's remote reward model convention (``POST /v1/rewards/openrlhf``).
+
+        Samples of one prompt are judged together on the server, so send a prompt's whole
+        group at once (or within the server's ``group_wait``).
+
+        Args:
+            queries: prompt + response texts, one per sample.
+            prompts: each sample's prompt (the response is the query after it).
+            labels: per-sample labels; a label ``{"principle": ...}`` sets that sample's principle.
+            principle: the principle of samples whose label carries none.
+
+        Returns:
+            ``rewards`` (in [0, 1], one per sample, in order), ``scores`` and ``extra_logs``.
+        """
+        body: dict[str, Any] = {"query": list(queries)}
+        if prompts is not None:
+            body["prompts"] = list(prompts)
+        if labels is not None:
+            body["labels"] = list(labels)
+        if principle is not None:
+            body["principle"] = principle
+        return _shaped(OpenRLHFResponse, await self._call("POST", "/v1/rewards/openrlhf", body))
+
+    # --------------------------------------------------------------- operations
+
+    async def ahealth(self) -> bool:
+        """Whether the server is up (``GET /health``); never raises, never retries."""
+        return await self._probe("/health")
+
+    async def aready(self) -> bool:
+        """Whether the server can judge now: its judge exists and its model answers (``GET /ready``)."""
+        return await self._probe("/ready")
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
+        self._closed = True
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ----------------------------------------------------------------- plumbing
+
+    async def _probe(self, path: str) -> bool:
+        self._check_open()
+        try:
+            response = await self._http.get(path, timeout=min(self.timeout, 10.0))
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError(f"this client of {self.base_url} is closed; create a new one")
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, _TransientError) and error.retry_after is not None:
+            return error.retry_after
+        return float(self._backoff(state))
+
+    async def _call(self, method: str, path: str, body: Any) -> Any:
+        """Send one request with retries; the decoded JSON of its answer."""
+        self._check_open()
+        content = _encode(body)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_TransientError),
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    return await self._attempt(method, path, content)
+        except _TransientError as last:
+            error = last.error
+            note = f" (gave up after {attempts} attempt{'s' if attempts != 1 else ''})" if attempts > 1 else ""
+            raise type(error)(f"{error}{note}", status=error.status, body=error.body) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(self, method: str, path: str, content: bytes) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            response = await self._http.request(
+                method, path, content=content, headers={"Content-Type": "application/json"}
+            )
+        except httpx.UnsupportedProtocol as exc:
+            raise UsageError(f"base_url {self.base_url!r} is not an http(s) URL ({exc})") from None
+        except httpx.ConnectTimeout:
+            raise _TransientError(
+                BackendUnavailable(f"could not connect to the judge server at {url} within {self.timeout} s")
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise _TransientError(
+                BackendTimeout(
+                    f"the judge server at {url} did not answer within {self.timeout} s ({type(exc).__name__}); "
+                    "raise timeout= for large or many-pass requests"
+                )
+            ) from None
+        except httpx.TransportError as exc:
+            raise _TransientError(
+                BackendUnavailable(f"cannot reach the judge server at {url}: {type(exc).__name__}: {exc}")
+            ) from None
+        return _decode(response, key_sent=self._key_sent)
+
+
+class Client:
+    """The synchronous client: :class:`AsyncClient`'s methods, run on a shared event loop.
+
+    Takes the same arguments as :class:`AsyncClient`. Its connection pool lives on one
+    background loop (see :func:`ra_agents._sync.run_sync`), so calls reuse connections.
+    Inside a running event loop use :class:`AsyncClient` instead; calling these methods
+    there raises :class:`~ra_agents.UsageError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._async = AsyncClient(
+            base_url, api_key=api_key, timeout=timeout, retries=retries, transport=transport, headers=headers
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The server's root URL."""
+        return self._async.base_url
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r}, retries={self._async.retries}, timeout={self._async.timeout})"
+
+    def judge(
+        self,
+        principle: str,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """Synchronous :meth:`AsyncClient.ajudge`."""
+        return run_sync(
+            self._async.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
+            async_name="AsyncClient.ajudge",
+        )
+
+    def judge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """Synchronous :meth:`AsyncClient.ajudge_batch`."""
+        return run_sync(
+            self._async.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
+            async_name="AsyncClient.ajudge_batch",
+        )
+
+    def rewards(
+        self,
+        queries: Sequence[str],
+        prompts: Sequence[str] | None = None,
+        labels: Sequence[Any] | None = None,
+        principle: str | None = None,
+    ) -> OpenRLHFResponse:
+        """Synchronous :meth:`AsyncClient.arewards`."""
+        return run_sync(self._async.arewards(queries, prompts, labels, principle), async_name="AsyncClient.arewards")
+
+    def health(self) -> bool:
+        """Synchronous :meth:`AsyncClient.ahealth`."""
+        return run_sync(self._async.ahealth(), async_name="AsyncClient.ahealth")
+
+    def ready(self) -> bool:
+        """Synchronous :meth:`AsyncClient.aready`."""
+        return run_sync(self._async.aready(), async_name="AsyncClient.aready")
+
+    def close(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards.
+
+        Safe anywhere: inside a running event loop (where the other methods refuse to block)
+        the pool is closed on the background loop it lives on, without waiting.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            run_sync(self._async.aclose(), async_name="AsyncClient.aclose")
+        else:
+            self._async._closed = True
+            asyncio.run_coroutine_threadsafe(self._async.aclose(), _portal_loop())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
