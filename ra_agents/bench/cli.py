@@ -1,6 +1,6 @@
 """``ra-agents bench``: rerunnable benchmarks.
 
-Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``. Each prints a markdown
+Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``. Each prints a markdown
 table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .rmbench import DEFAULT_PRINCIPLE, DOMAINS
 
     parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server}"
+    )
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
     p.add_argument("--data", type=Path, help="folder with the RM-Bench <domain>.json files (default: "
@@ -125,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", type=_positive, default=8, help="N, the candidates the verdict covers (default 8)")
     p.add_argument("--repeats", type=_positive, default=3, help="timed runs per case; the best is reported (default 3)")
     _common(p)
+
+    p = sub.add_parser("server", help="judge server throughput: ra-agents serve vs the reference server and upstream")
+    p.add_argument("--requests", type=_positive, default=400,
+                   help="measured requests per target and concurrency (default 400)")
+    p.add_argument("--concurrency", type=_csv_ints, default=[16, 64],
+                   help="concurrent clients, comma-separated (default 16,64)")
+    p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
+    p.add_argument("--reference-python", type=Path,
+                   help="a Python with rewardanything==1.0.1 installed (default: a virtual environment "
+                   "created once under the ra-agents cache, bench-reference-venv)")
+    _common(p)
     return parser
 
 
@@ -165,6 +178,14 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
             repeats=args.repeats,
         )
         return "parser", results, parser.render_markdown(results), parser.plot_parser
+    if args.command == "server":
+        from . import server
+
+        results = await server.run_server_bench(
+            requests=args.requests, concurrency=args.concurrency, candidates=args.candidates,
+            reference_python=args.reference_python, show_progress=show,
+        )
+        return "server", results, server.render_markdown(results), server.plot_server
     if args.command == "rm-bench":
         from . import rmbench
 

@@ -1,0 +1,666 @@
+"""Throughput of the judge as a service, against the reference server and the bare upstream.
+
+The same load (``requests`` verdict requests of ``candidates`` candidates each, sent by
+``concurrency`` concurrent clients sharing one ``httpx.AsyncClient``) goes to three targets:
+
+- ``upstream``: the instant upstream's own ``/v1/chat/completions``, with the chat body a judge
+  sends (the ceiling: no judge server in between);
+- ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream;
+- ``reference``: the ``rewardanything==1.0.1`` reference server (``POST /api/rewardanything``)
+  pointed at the same upstream.
+
+The upstream is :class:`~ra_agents.bench.overhead.InstantUpstream` (a canned, valid verdict for
+the masked names ``model-1..model-k``), run in its own process so that the load generator and
+the upstream do not share an interpreter lock. Each server runs as a subprocess on a free
+loopback port; it is polled on ``GET /health``, warmed up, measured, then stopped (SIGTERM,
+then kill). An answer counts as ok when its status is 200 and it scores exactly the request's
+candidates; anything else is an error.
+
+The reference server needs ``rewardanything==1.0.1``. Its package ``__init__`` imports the
+local-inference module (torch, transformers), which its server never uses, so the benchmark
+starts it by registering the package without running that ``__init__`` and running
+``rewardanything.serve`` as ``__main__``; the default environment
+(:func:`ensure_reference_python`) therefore installs the package with ``--no-deps`` plus only
+what the server path imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .._errors import RAError, UsageError
+from .metrics import percentile
+from .overhead import HttpxDirect, make_requests
+from .report import md_table, plot, progress
+
+__all__ = [
+    "TARGET_NAMES",
+    "REFERENCE_VERSION",
+    "REFERENCE_DEPENDENCIES",
+    "GOAL_OVER_REFERENCE",
+    "GOAL_OVER_UPSTREAM",
+    "reference_venv_dir",
+    "ensure_reference_python",
+    "run_server_bench",
+    "render_markdown",
+    "plot_server",
+]
+
+TARGET_NAMES: tuple[str, ...] = ("upstream", "ra-agents", "reference")
+"""The targets, in the order they are measured and reported."""
+
+REFERENCE_VERSION = "1.0.1"
+"""The ``rewardanything`` release whose server is the reference."""
+
+REFERENCE_DEPENDENCIES: tuple[str, ...] = (
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+    "openai",
+    "tqdm",
+    "numpy",
+    "scipy",
+    "requests",
+)
+"""What ``rewardanything.serve`` imports (its package also pulls torch and transformers, unused by the server)."""
+
+GOAL_OVER_REFERENCE = 5.0
+"""Our throughput should be at least this multiple of the reference server's."""
+
+GOAL_OVER_UPSTREAM = 0.4
+"""Our throughput should be at least this fraction of the upstream's own."""
+
+_READY_TIMEOUT_S = 120.0
+_STOP_TIMEOUT_S = 10.0
+_REQUEST_TIMEOUT_S = 60.0
+_JSON = {"content-type": "application/json"}
+
+# Registers the rewardanything package without running its __init__ (which imports torch and
+# transformers for local inference), then runs its server module as a script.
+_REFERENCE_BOOT = """\
+import importlib.util, runpy, sys
+spec = importlib.util.find_spec("rewardanything")
+if spec is None or not spec.submodule_search_locations:
+    sys.exit("rewardanything is not installed in this Python")
+sys.modules["rewardanything"] = importlib.util.module_from_spec(spec)
+"""
+_REFERENCE_LAUNCH = (
+    _REFERENCE_BOOT
+    + """\
+sys.argv[0] = "rewardanything.serve"
+runpy.run_module("rewardanything.serve", run_name="__main__", alter_sys=True)
+"""
+)
+_REFERENCE_CHECK = (
+    _REFERENCE_BOOT
+    + """\
+import importlib.metadata
+import rewardanything.serve
+print(importlib.metadata.version("rewardanything"))
+"""
+)
+
+# The instant upstream in its own process: prints its base URL, serves until stdin closes.
+_UPSTREAM_LAUNCH = """\
+import sys
+from ra_agents.bench.overhead import InstantUpstream
+upstream = InstantUpstream().__enter__()
+print(upstream.api_base, flush=True)
+sys.stdin.read()
+"""
+
+
+# ---------------------------------------------------------------- the reference environment
+
+
+def reference_venv_dir() -> Path:
+    """Where the benchmark keeps its reference environment: ``<ra-agents cache>/bench-reference-venv``."""
+    from ..models import cache_dir
+
+    return cache_dir() / "bench-reference-venv"
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _check_reference(python: Path) -> tuple[str | None, str]:
+    """The ``rewardanything`` version whose server ``python`` can import, or ``None`` and why not."""
+    try:
+        done = subprocess.run(
+            [str(python), "-c", _REFERENCE_CHECK], capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return None, _tail(done.stderr or done.stdout)
+    return done.stdout.strip().splitlines()[-1], ""
+
+
+def _run_pip(python: Path, *args: str) -> None:
+    command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RAError(f"pip install {' '.join(args)} failed in the reference environment:\n{_tail(done.stderr)}")
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    try:
+        from filelock import FileLock
+    except ImportError:  # pragma: no cover - filelock comes with the litellm extra
+        yield
+        return
+    with FileLock(str(path)):
+        yield
+
+
+def ensure_reference_python(python: str | Path | None = None) -> tuple[Path, str]:
+    """A Python that can run the reference server, and the ``rewardanything`` version it has.
+
+    Args:
+        python: an interpreter with ``rewardanything`` installed; ``None`` uses (creating it once)
+            a virtual environment under the ra-agents cache (:func:`reference_venv_dir`) with
+            ``rewardanything==1.0.1`` installed without dependencies, plus
+            :data:`REFERENCE_DEPENDENCIES`.
+
+    Raises:
+        UsageError: the given interpreter cannot import ``rewardanything.serve``.
+        RAError: the environment could not be created.
+    """
+    if python is not None:
+        path = Path(python)
+        version, why = _check_reference(path)
+        if version is None:
+            raise UsageError(f"--reference-python {path} cannot import rewardanything.serve:\n{why}")
+        return path, version
+    venv = reference_venv_dir()
+    exe = _venv_python(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(venv.parent / (venv.name + ".lock")):
+        if exe.is_file():
+            version, _ = _check_reference(exe)
+            if version is not None:
+                return exe, version
+            shutil.rmtree(venv)  # incomplete or broken: rebuild it
+        print(f"creating the reference environment once (rewardanything=={REFERENCE_VERSION}) ...", file=sys.stderr)
+        done = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RAError(f"could not create the reference environment:\n{_tail(done.stderr)}")
+        _run_pip(exe, "--no-deps", f"rewardanything=={REFERENCE_VERSION}")
+        _run_pip(exe, *REFERENCE_DEPENDENCIES)
+        version, why = _check_reference(exe)
+        if version is None:
+            raise RAError(f"the reference environment cannot import rewardanything.serve:\n{why}")
+        return exe, version
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _child_env() -> dict[str, str]:
+    """This environment without ra-agents settings that would change the servers (keys, models)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RA_AGENTS_") or k == "RA_AGENTS_CACHE"}
+    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class _Child:
+    """A subprocess with its output in a log file; stopped with SIGTERM, then killed."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, log: Path, cwd: Path, stdio: bool = False) -> None:
+        self.name = name
+        self.log = log
+        self._log_file: IO[bytes] = log.open("wb")
+        pipe = subprocess.PIPE if stdio else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=_child_env(),
+            stdin=pipe,
+            stdout=subprocess.PIPE if stdio else self._log_file,
+            stderr=self._log_file,
+        )
+
+    def log_tail(self) -> str:
+        if not self._log_file.closed:
+            self._log_file.flush()
+        return _tail(self.log.read_text(encoding="utf-8", errors="replace"))
+
+    def failure(self, what: str) -> RAError:
+        return RAError(f"{self.name} {what}; its log ends with:\n{self.log_tail()}")
+
+    async def wait_ready(self, client: Any, url: str, within_s: float = _READY_TIMEOUT_S) -> None:
+        """Poll ``url`` until it answers 200."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise self.failure(f"exited with status {self.process.returncode} before it was ready")
+            try:
+                if (await client.get(url, timeout=2.0)).status_code == 200:
+                    return
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            await asyncio.sleep(0.1)
+        raise self.failure(f"was not ready within {within_s:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log_file.close()
+
+
+async def _start_upstream(stack: AsyncExitStack, workdir: Path) -> str:
+    child = _Child(
+        "the instant upstream",
+        [sys.executable, "-c", _UPSTREAM_LAUNCH],
+        log=workdir / "upstream.log",
+        cwd=workdir,
+        stdio=True,
+    )
+    stack.callback(child.stop)
+    assert child.process.stdout is not None
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(child.process.stdout.readline), _READY_TIMEOUT_S)
+    except TimeoutError:
+        line = b""
+    base = line.decode().strip()
+    if not base.startswith("http://"):
+        raise child.failure("did not start")
+    return base
+
+
+# -------------------------------------------------------------------------------- targets
+
+
+@dataclass
+class _Endpoint:
+    """Where a target's requests go, their encoded bodies, and how an answer is checked."""
+
+    name: str
+    url: str
+    bodies: list[bytes]
+    check: Callable[[Any, dict[str, Any]], str | None]
+
+
+def _ok_upstream(answer: Any, request: dict[str, Any]) -> str | None:
+    verdict = json.loads(answer["choices"][0]["message"]["content"])
+    if len(verdict.get("scores", {})) != len(request["responses"]):
+        return f"the upstream scored {sorted(verdict.get('scores', {}))}"
+    return None
+
+
+def _ok_ours(answer: Any, request: dict[str, Any]) -> str | None:
+    if set(answer.get("scores", {})) != set(request["responses"]) or len(answer.get("ranking", [])) != len(
+        request["responses"]
+    ):
+        return f"ra-agents answered scores {answer.get('scores')} and ranking {answer.get('ranking')}"
+    return None
+
+
+def _ok_reference(answer: Any, request: dict[str, Any]) -> str | None:
+    results = answer.get("results", {})
+    if set(results.get("scores", {})) != set(request["responses"]) or len(results.get("best-to-worst", [])) != len(
+        request["responses"]
+    ):
+        return f"the reference answered {results}"
+    return None
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def _start_target(
+    name: str,
+    stack: AsyncExitStack,
+    client: Any,
+    *,
+    api_base: str,
+    requests: list[dict[str, Any]],
+    workdir: Path,
+    reference_python: Path | None,
+) -> _Endpoint:
+    """Start what ``name`` needs (a server subprocess, or nothing) and return its endpoint."""
+    judge_body = [{k: r[k] for k in ("principle", "prompt", "responses")} for r in requests]
+    if name == "upstream":
+        direct = HttpxDirect(api_base)
+        return _Endpoint(name, direct.url, [_encode(direct.body(r)) for r in requests], _ok_upstream)
+    port = _free_port()
+    root = f"http://127.0.0.1:{port}"
+    if name == "ra-agents":
+        config = workdir / "empty.toml"
+        config.write_text("", encoding="utf-8")
+        argv = [
+            sys.executable,
+            "-m",
+            "ra_agents.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            "hosted_vllm/x",
+            "--api-base",
+            api_base,
+            "--config",
+            str(config),
+        ]
+        endpoint = _Endpoint(name, root + "/v1/judge", [_encode(b) for b in judge_body], _ok_ours)
+    elif name == "reference":
+        if reference_python is None:  # pragma: no cover - resolved by the caller
+            raise UsageError("the reference target needs a Python with rewardanything")
+        k = max(len(r["responses"]) for r in requests)
+        config = workdir / "reference.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "api_model": "x",
+                    "api_key": "none",
+                    "api_base": api_base,
+                    "api_timeout": _REQUEST_TIMEOUT_S,
+                    "generation_config": {"max_tokens": 32 + 24 * k, "temperature": 0.0},
+                    "num_workers": 64,
+                    "request_limit": 100000,
+                    "request_limit_period": 60,
+                }
+            ),
+            encoding="utf-8",
+        )
+        outputs = workdir / "reference-outputs"
+        argv = [
+            str(reference_python),
+            "-c",
+            _REFERENCE_LAUNCH,
+            "-c",
+            str(config),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--base-output-path",
+            str(outputs),
+        ]
+        bodies = [_encode({**b, "mask_responses": True}) for b in judge_body]
+        endpoint = _Endpoint(name, root + "/api/rewardanything", bodies, _ok_reference)
+    else:
+        raise UsageError(f"unknown server-bench target {name!r}; known: {list(TARGET_NAMES)}")
+    child = _Child(f"the {name} server", argv, log=workdir / f"{name}.log", cwd=workdir)
+    stack.callback(child.stop)
+    await child.wait_ready(client, root + "/health")
+    return endpoint
+
+
+# ---------------------------------------------------------------------------------- load
+
+
+async def _load(
+    client: Any,
+    endpoint: _Endpoint,
+    requests: list[dict[str, Any]],
+    indices: Sequence[int],
+    concurrency: int,
+    advance: Callable[[int], None],
+) -> tuple[list[float], list[str], float]:
+    """Send ``indices`` with ``concurrency`` workers; latencies (s) of the ok ones, error messages, wall time."""
+    import httpx
+
+    pending = iter(indices)
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def worker() -> None:
+        for i in pending:  # one iterator shared by all workers: each index is sent once
+            started = time.perf_counter()
+            problem: str | None
+            try:
+                response = await client.post(endpoint.url, content=endpoint.bodies[i], headers=_JSON)
+                if response.status_code != 200:
+                    problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                else:
+                    problem = endpoint.check(response.json(), requests[i])
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem is None:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors.append(problem)
+            advance(1)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _row(target: str, concurrency: int, latencies: list[float], errors: list[str], wall: float) -> dict[str, Any]:
+    ms = [x * 1000 for x in latencies]
+    return {
+        "target": target,
+        "concurrency": concurrency,
+        "requests": len(latencies) + len(errors),
+        "ok": len(latencies),
+        "errors": len(errors),
+        "wall_s": round(wall, 4),
+        "throughput_rps": len(latencies) / wall if wall > 0 else float("nan"),
+        "p50_ms": percentile(ms, 50),
+        "p99_ms": percentile(ms, 99),
+        "mean_ms": sum(ms) / len(ms) if ms else float("nan"),
+        "first_error": errors[0] if errors else None,
+    }
+
+
+def _comparisons(rows: list[dict[str, Any]], concurrency: Sequence[int]) -> list[dict[str, Any]]:
+    rps = {(r["target"], r["concurrency"]): r["throughput_rps"] for r in rows}
+    out = []
+    for c in concurrency:
+        ours = rps.get(("ra-agents", c))
+        ref = rps.get(("reference", c))
+        up = rps.get(("upstream", c))
+        over_ref = ours / ref if ours is not None and ref else None
+        over_up = ours / up if ours is not None and up else None
+        out.append(
+            {
+                "concurrency": c,
+                "ours_over_reference": over_ref,
+                "ours_over_upstream": over_up,
+                "reference_goal_met": None if over_ref is None else over_ref >= GOAL_OVER_REFERENCE,
+                "upstream_goal_met": None if over_up is None else over_up >= GOAL_OVER_UPSTREAM,
+            }
+        )
+    return out
+
+
+async def run_server_bench(
+    *,
+    targets: Sequence[str] = TARGET_NAMES,
+    requests: int = 400,
+    concurrency: Sequence[int] = (16, 64),
+    candidates: int = 4,
+    warmup: int = 8,
+    reference_python: str | Path | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Measure each target at each concurrency against one instant upstream.
+
+    Args:
+        targets: names from :data:`TARGET_NAMES`; ``reference`` needs ``rewardanything`` (see
+            :func:`ensure_reference_python`), the others nothing beyond the server extra.
+        requests: measured requests per target and concurrency.
+        concurrency: the numbers of concurrent clients to measure with.
+        candidates: candidates per request.
+        warmup: unmeasured requests before each measurement (at least one per client).
+        reference_python: a Python with ``rewardanything`` (``None``: the benchmark's own environment).
+        show_progress: a progress bar on stderr.
+
+    Returns:
+        ``{"benchmark": "server", "rows": [...], "comparisons": [...], ...}``; each row has the target,
+        concurrency, requests, ok, errors, wall_s, throughput_rps, p50_ms, p99_ms, mean_ms and first_error.
+
+    Raises:
+        UsageError: an unknown target or an unusable ``reference_python``.
+        RAError: a server did not start.
+    """
+    import httpx
+
+    unknown = [t for t in targets if t not in TARGET_NAMES]
+    if unknown:
+        raise UsageError(f"unknown server-bench targets {unknown}; known: {list(TARGET_NAMES)}")
+    ordered = [t for t in TARGET_NAMES if t in targets]
+    reference: dict[str, Any] | None = None
+    ref_python: Path | None = None
+    if "reference" in ordered:
+        ref_python, version = await asyncio.to_thread(ensure_reference_python, reference_python)
+        reference = {
+            "version": version,
+            "python": "given (--reference-python)" if reference_python else "the benchmark's environment in the cache",
+            "launch": "package registered without its __init__ (torch, transformers), rewardanything.serve as __main__",
+        }
+    reqs = make_requests(requests, candidates)
+    top = max(concurrency)
+    rows: list[dict[str, Any]] = []
+    workdir = Path(tempfile.mkdtemp(prefix="ra-bench-server-"))
+    limits = httpx.Limits(max_connections=top, max_keepalive_connections=top)
+    try:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S, limits=limits))
+            api_base = await _start_upstream(stack, workdir)
+            with progress(len(ordered) * len(concurrency) * requests, "server", show_progress) as advance:
+                for name in ordered:
+                    async with AsyncExitStack() as per_target:
+                        endpoint = await _start_target(
+                            name,
+                            per_target,
+                            client,
+                            api_base=api_base,
+                            requests=reqs,
+                            workdir=workdir,
+                            reference_python=ref_python,
+                        )
+                        for c in concurrency:
+                            warm = range(min(max(warmup, c), len(reqs)))
+                            await _load(client, endpoint, reqs, warm, c, lambda n: None)
+                            latencies, errors, wall = await _load(client, endpoint, reqs, range(len(reqs)), c, advance)
+                            rows.append(_row(name, c, latencies, errors, wall))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "benchmark": "server",
+        "upstream": "instant local OpenAI-compatible server (InstantUpstream, own process)",
+        "requests": requests,
+        "candidates": candidates,
+        "concurrency": list(concurrency),
+        "targets": ordered,
+        "reference": reference,
+        "goals": {"ours_over_reference": GOAL_OVER_REFERENCE, "ours_over_upstream": GOAL_OVER_UPSTREAM},
+        "rows": rows,
+        "comparisons": _comparisons(rows, concurrency),
+    }
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def _verdict(value: float | None, goal: float, *, percent: bool) -> str:
+    if value is None:
+        return "not measured"
+    shown = f"{value:.0%}" if percent else f"{value:.2f}x"
+    wanted = f"{goal:.0%}" if percent else f"{goal:g}x"
+    return f"{shown} (goal ≥ {wanted}: {'met' if value >= goal else 'NOT met'})"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The table (one row per target and concurrency), then the ratios against the goals."""
+    table = md_table(
+        ["target", "concurrency", "requests ok", "errors", "req/s", "p50 ms", "p99 ms"],
+        [
+            [r["target"], r["concurrency"], r["ok"], r["errors"], r["throughput_rps"], r["p50_ms"], r["p99_ms"]]
+            for r in results["rows"]
+        ],
+        digits=1,
+    )
+    lines = [
+        f"## Judge server throughput ({results['upstream']}; {results['requests']} requests of "
+        f"{results['candidates']} candidates per target and concurrency)",
+        "",
+        "`upstream` is the upstream's own chat endpoint with the judge's request body; `ra-agents` is "
+        "`ra-agents serve` (`POST /v1/judge`); `reference` is the `rewardanything` reference server "
+        "(`POST /api/rewardanything`); both servers call the same upstream.",
+        "",
+        table,
+        "",
+    ]
+    for comp in results["comparisons"]:
+        lines.append(
+            f"- concurrency {comp['concurrency']}: ours/reference "
+            f"{_verdict(comp['ours_over_reference'], GOAL_OVER_REFERENCE, percent=False)}; ours/upstream "
+            f"{_verdict(comp['ours_over_upstream'], GOAL_OVER_UPSTREAM, percent=True)}"
+        )
+    errors = [r for r in results["rows"] if r["errors"]]
+    if errors:
+        lines.append("")
+        lines += [
+            f"- first error of {r['target']} at concurrency {r['concurrency']}: {r['first_error']}" for r in errors
+        ]
+    if results.get("reference"):
+        ref = results["reference"]
+        lines += ["", f"Reference: rewardanything {ref['version']} ({ref['python']}; {ref['launch']})."]
+    return "\n".join(lines)
+
+
+def plot_server(results: dict[str, Any], path: Path) -> Path | None:
+    """Requests per second, one group of bars per concurrency, one bar per target."""
+    rows = results["rows"]
+    targets = results["targets"]
+    levels = results["concurrency"]
+
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        width = 0.8 / max(len(targets), 1)
+        rps = {(r["target"], r["concurrency"]): r["throughput_rps"] for r in rows}
+        for n, target in enumerate(targets):
+            xs = [i + n * width for i in range(len(levels))]
+            ax.bar(xs, [rps.get((target, c), 0.0) for c in levels], width, label=target)
+        ax.set_xticks(
+            [i + width * (len(targets) - 1) / 2 for i in range(len(levels))], [f"concurrency {c}" for c in levels]
+        )
+        ax.set_ylabel("requests per second")
+        ax.set_title(f"judge server throughput, {results['candidates']} candidates per request", fontsize=9)
+        ax.legend(fontsize=8)
+
+    return plot(path, draw)
