@@ -15,8 +15,10 @@ reward = grpo_reward(Judge(), "Correct first, then concise.")
 
 # Two prompts, three generations each, as GRPOTrainer lays them out (conversational format).
 prompts = [[{"role": "user", "content": "2+2?"}]] * 3 + [[{"role": "user", "content": "Capital of France?"}]] * 3
-completions = [[{"role": "assistant", "content": text}] for text in ("4", "5", "It is 4.", "Paris.", "Lyon.", "Paris, France.")]
+completions = [
+    [{"role": "assistant", "content": text}] for text in ("4", "5", "It is 4.", "Paris.", "Lyon.", "Paris, France.")
+]
 
-for completion, value in zip(completions, reward(prompts=prompts, completions=completions)):
+for completion, value in zip(completions, reward(prompts=prompts, completions=completions), strict=True):
     print(f"{completion[0]['content']!r:>18} -> {value}")  # None: that group's verdict failed
 print(reward.stats)

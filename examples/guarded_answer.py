@@ -25,7 +25,7 @@ async def main() -> None:
     if "__interrupt__" in state:  # the judge accepted nothing: a human decides
         pending = state["__interrupt__"][0].value
         print("judge scores:", pending["verdict"].get("scores"), "\ncandidate:", pending["answer"])
-        reply = input("accept / reject / or type a better answer: ").strip() or "accept"
+        reply = (await asyncio.to_thread(input, "accept / reject / or type a better answer: ")).strip() or "accept"
         state = await graph.ainvoke(Command(resume=reply), config)
     print(f"{state['decision']} after {state.get('attempts', 0)} retries:\n{state['answer']}")
 

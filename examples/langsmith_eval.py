@@ -10,11 +10,11 @@ import uuid
 
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 
-from langsmith import Client, evaluate  # noqa: E402
-from langsmith.schemas import Example  # noqa: E402
+from langsmith import Client, evaluate
+from langsmith.schemas import Example
 
-from ra_agents import Judge  # noqa: E402
-from ra_agents.integrations.langsmith import principle_evaluator  # noqa: E402
+from ra_agents import Judge
+from ra_agents.integrations.langsmith import principle_evaluator
 
 dataset = uuid.uuid4()
 examples = [

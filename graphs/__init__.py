@@ -21,7 +21,7 @@ def lazy_graph(module: str, build: Callable[[], Any]) -> Callable[[str], Any]:
     """
     cached = functools.cache(build)
 
-    def __getattr__(name: str) -> Any:
+    def __getattr__(name: str) -> Any:  # noqa: N807 - returned as the module's __getattr__ (PEP 562)
         if name == "graph":
             return cached()
         raise AttributeError(f"module {module!r} has no attribute {name!r}")

@@ -8,7 +8,6 @@ Served with ``langgraph dev`` as ``graph``, built on first access from the envir
 
 from __future__ import annotations
 
-
 from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph

@@ -71,7 +71,7 @@ def build_guarded_answer(
     builder.add_node("regenerate", regenerate)
     builder.add_node("generate", make_generate_node(model))
     builder.add_node("rank", make_rank_node(judge, principle=principle, record_errors=True))
-    builder.add_node("guard", make_guard_node(policy), destinations=policy.destinations)
+    builder.add_node("guard", make_guard_node(policy), destinations=policy.destinations)  # type: ignore[arg-type]  # langgraph types node callables by protocol
     builder.add_node("fallback", fallback)
     builder.add_edge(START, "prepare")
     send = fan_out("generate", "n", default_n=n)

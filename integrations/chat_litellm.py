@@ -154,4 +154,3 @@ def _to_tool_call(text: str, tools: list[dict[str, Any]]) -> AIMessage:
     if name == FINAL_ANSWER or name not in known or not isinstance(args, dict):
         return AIMessage(content=str(args.get("answer", text)) if isinstance(args, dict) else text)
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}])
-

@@ -153,7 +153,7 @@ class PrincipleValidator(Validator):
 
     def _outcome(self, responses: Mapping[str, str], result: JudgeResult) -> ValidationResult:
         score = result.unit_score(_OUTPUT)
-        low, high = result.scale
+        _, high = result.scale
         details: dict[str, Any] = {"score": score, "raw_score": result.scores[_OUTPUT], "ranking": list(result.ranking)}
         problems = []
         if score < self.threshold:
@@ -174,7 +174,9 @@ class PrincipleValidator(Validator):
         message = "The output " + " and ".join(problems) + "."
         if result.reasoning:
             message += f" Judge's reasoning: {result.reasoning}"
-        return FailResult(error_message=message, fix_value=self._fix_value(responses[_OUTPUT], result, fix), metadata=details)
+        return FailResult(
+            error_message=message, fix_value=self._fix_value(responses[_OUTPUT], result, fix), metadata=details
+        )
 
     def _fix_value(self, value: str, result: JudgeResult, passing_reference: str | None) -> str | None:
         if callable(self.fallback):
@@ -193,4 +195,3 @@ class PrincipleValidator(Validator):
             fix_value=self.fallback if isinstance(self.fallback, str) else None,
             metadata={"judge_error": str(exc)},
         )
-

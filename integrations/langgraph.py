@@ -30,7 +30,7 @@ backend calls, plus a re-ask per unusable answer (at most ``judge.max_retries``)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -251,7 +251,7 @@ def _write_stream(chunk: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------ nodes
 
 
-class _AsyncNode(Runnable[dict[str, Any], dict[str, Any]]):
+class _AsyncNode(Runnable[Any, dict[str, Any]]):
     """A node written once, async, that also runs under ``graph.invoke``.
 
     The sync path runs the coroutine on ra-agents' event-loop thread; the hand-over
@@ -260,7 +260,9 @@ class _AsyncNode(Runnable[dict[str, Any], dict[str, Any]]):
     of its own: traces show the graph's node, then the judge or model under it.
     """
 
-    def __init__(self, afunc: Callable[[dict[str, Any], RunnableConfig], Awaitable[dict[str, Any]]], name: str):
+    def __init__(
+        self, afunc: Callable[[dict[str, Any], RunnableConfig], Coroutine[Any, Any, dict[str, Any]]], name: str
+    ):
         self.afunc = afunc
         self.name = name
 
@@ -302,7 +304,7 @@ def make_generate_node(
     messages_key: str = "messages",
     keep_message: bool = False,
     name: str = "generate",
-) -> Runnable[dict[str, Any], dict[str, Any]]:
+) -> Runnable[Any, dict[str, Any]]:
     """A node that generates ONE candidate from the state a :func:`fan_out` ``Send`` carries.
 
     The model sees ``state[messages_key]`` when present, else ``state[prompt_key]`` as a
@@ -360,7 +362,7 @@ def make_rank_node(
     verdict_key: str = "verdict",
     record_errors: bool = False,
     name: str = "rank",
-) -> Runnable[dict[str, Any], dict[str, Any]]:
+) -> Runnable[Any, dict[str, Any]]:
     """A best-of-n node: one listwise judge call over ``state[candidates_key]``, keep the best.
 
     Writes ``{answer_key: best candidate, verdict_key: Verdict}``. With ``record_errors``,
@@ -395,7 +397,7 @@ def make_plan_rank_node(
     messages_key: str = "messages",
     verdict_key: str = "verdict",
     name: str = "rank_plans",
-) -> Runnable[dict[str, Any], dict[str, Any]]:
+) -> Runnable[Any, dict[str, Any]]:
     """Rank alternative next steps (``AIMessage`` s, usually with ``tool_calls``) before any tool runs.
 
     The judge reads the conversation so far as the prompt and each plan rendered with its
@@ -499,7 +501,7 @@ def feedback_of(verdict: Mapping[str, Any]) -> str:
     return f"{head}\n{reasoning}" if reasoning else head
 
 
-def make_guard_node(policy: GuardPolicy = GuardPolicy()) -> Callable[[dict[str, Any]], Command]:
+def make_guard_node(policy: GuardPolicy = GuardPolicy()) -> Callable[[Any], Command]:
     """A node that routes on ``state[policy.verdict_key]`` with ``Command(goto=...)``.
 
     Counts regenerations in ``state["attempts"]``, puts the judge's feedback in

@@ -32,8 +32,8 @@ name. The comparative evaluators let errors propagate (LangSmith logs them).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypedDict, Unpack
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Protocol, TypedDict, Unpack
 
 from ra_agents import Judge, JudgeResult, RAError, UsageError
 
@@ -53,8 +53,21 @@ Extractor = str | Callable[[Mapping[str, Any]], Any] | None
 _OUTPUT = "output"
 _REFERENCE = "reference"
 
-EvaluatorFn = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
-AsyncEvaluatorFn = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+class EvaluatorFn(Protocol):
+    """What :func:`principle_evaluator` returns (``reference_outputs`` is optional)."""
+
+    def __call__(
+        self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+
+class AsyncEvaluatorFn(Protocol):
+    """What :func:`aprinciple_evaluator` returns: a coroutine function."""
+
+    def __call__(
+        self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> Coroutine[Any, Any, dict[str, Any]]: ...
 
 
 class ComparisonOptions(TypedDict, total=False):
@@ -222,7 +235,7 @@ class _Request:
         how = self.candidates_from if self.reference is True else self.reference
         if isinstance(how, str) and how not in reference_outputs and self.reference is True:
             how = None  # the reference is shaped differently from the outputs
-        value = _pick(reference_outputs, how, "reference_outputs")  # type: ignore[arg-type]
+        value = _pick(reference_outputs, how, "reference_outputs")
         return None if value is None or value == "" or (isinstance(value, (list, dict)) and not value) else value
 
     def feedback(self, result: JudgeResult) -> dict[str, Any]:
@@ -304,7 +317,6 @@ def _role(message: Any) -> str:
 def _content(message: Any) -> str:
     content = message["content"] if isinstance(message, Mapping) else message.content
     return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
-
 
 
 def _fmt(score: float) -> str:

@@ -229,7 +229,7 @@ class _Plan:
 
     def rewards(self, items: Sequence[BatchItem], spans: Sequence[range], n: int) -> list[float | None]:
         out: list[float | None] = [self.fallback] * n
-        for item, span in zip(items, spans):
+        for item, span in zip(items, spans, strict=True):
             self.stats.groups += 1
             if isinstance(item, JudgeResult):
                 for position, j in enumerate(span):
@@ -242,7 +242,12 @@ class _Plan:
                 del self.stats.errors[:-100]
                 logger.warning(
                     "%s: group of %d completions (items %d-%d) got the fallback %r: %s",
-                    self.name, len(span), span.start, span.stop - 1, self.fallback, self.stats.last_error,
+                    self.name,
+                    len(span),
+                    span.start,
+                    span.stop - 1,
+                    self.fallback,
+                    self.stats.last_error,
                 )
                 continue
             raise item  # a UsageError: the caller's mistake, not a bad verdict

@@ -35,7 +35,7 @@ def aggregate(
     k = len(passes)
     n = len(names)
     scores = {name: sum(p.scores[name] for p in passes) / k for name in names}
-    borda = {name: 0 for name in names}
+    borda = dict.fromkeys(names, 0)
     for p in passes:
         for pos, name in enumerate(p.ranking):
             borda[name] += n - 1 - pos
@@ -54,6 +54,7 @@ def aggregate(
         pairwise = sum(pair_scores) / len(pair_scores)
 
     expected = None
-    if all(p.expected_scores for p in passes):
-        expected = {name: sum(p.expected_scores[name] for p in passes) / k for name in names}  # type: ignore[index]
+    tables = [p.expected_scores for p in passes if p.expected_scores]
+    if len(tables) == k:  # every pass has expected scores
+        expected = {name: sum(t[name] for t in tables) / k for name in names}
     return scores, ranking, agreement, pairwise, expected

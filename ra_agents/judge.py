@@ -95,7 +95,9 @@ class Judge:
         self.render = render
 
     @classmethod
-    def from_litellm(cls, model: str, *, api_base: str | None = None, api_key: str | None = None, **kwargs: Any) -> Judge:
+    def from_litellm(
+        cls, model: str, *, api_base: str | None = None, api_key: str | None = None, **kwargs: Any
+    ) -> Judge:
         """A judge on any LiteLLM model, e.g. ``"hosted_vllm/rewardanything"`` behind a vLLM server.
 
         Keyword arguments that :class:`Judge` takes go to the judge; the rest
@@ -141,7 +143,7 @@ class Judge:
         if k < 1:
             raise UsageError(f"permutations must be at least 1, got {k}")
         names, texts = protocol.check_candidates(responses, max_candidates=self.max_candidates, render=self.render)
-        text_of = dict(zip(names, texts))
+        text_of = dict(zip(names, texts, strict=True))
         rng = random.Random(self.seed if seed is None else seed)
         orders = protocol.distinct_orders(names, k, rng)
         max_tokens = self._max_tokens(len(names))
@@ -162,9 +164,10 @@ class Judge:
             failures = [o for o in outcomes if isinstance(o, BaseException)]
             if failures:
                 raise failures[0]
-            passes = tuple(o[0] for o in outcomes)  # type: ignore[index]
-            usage = sum((o[1] for o in outcomes), Usage())  # type: ignore[misc]
-            model = next((o[2] for o in outcomes if o[2]), self.backend.model)  # type: ignore[index]
+            done = [o for o in outcomes if not isinstance(o, BaseException)]  # all of them, as none failed
+            passes = tuple(o[0] for o in done)
+            usage = sum((o[1] for o in done), Usage())
+            model = next((o[2] for o in done if o[2]), self.backend.model)
             scores, ranking, agreement, pairwise, expected = aggregate(names, passes)
             result = JudgeResult(
                 names=tuple(names),
@@ -266,7 +269,7 @@ class Judge:
         self, principle: str, prompt: str, order: Sequence[str], text_of: Mapping[str, str], max_tokens: int
     ) -> tuple[PassVerdict, Usage, str]:
         masked = protocol.masked_names(len(order))
-        real_of = dict(zip(masked, order))
+        real_of = dict(zip(masked, order, strict=True))
         messages = protocol.render_messages(
             principle,
             prompt,

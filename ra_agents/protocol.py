@@ -10,6 +10,7 @@ Nothing here touches a network, a model or a framework.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -72,7 +73,8 @@ _RUBRIC_1_5 = """\
 def _default_rubric(low: int, high: int) -> str:
     if (low, high) == (1, 5):
         return _RUBRIC_1_5
-    return f"{high}: follows the principle perfectly and is excellent in quality\n{low}: poor, or contradicts the principle"
+    best = f"{high}: follows the principle perfectly and is excellent in quality"
+    return f"{best}\n{low}: poor, or contradicts the principle"
 
 
 def masked_names(n: int) -> list[str]:
@@ -122,10 +124,8 @@ def _tool_call_parts(call: Any) -> tuple[str, Any]:
         fn = call["function"]
         args = fn.get("arguments", {})
         if isinstance(args, str):
-            try:
+            with contextlib.suppress(ValueError):
                 args = json.loads(args)
-            except ValueError:
-                pass
         return str(fn.get("name", "?")), args
     return str(call.get("name", "?")), call.get("args", call.get("arguments", {}))
 
@@ -243,8 +243,8 @@ def _split_reasoning(text: str, reasoning_field: str | None) -> tuple[str, str]:
         pos = closed.end()
     if not found_block:
         last_close = None
-        for last_close in _CLOSE_THINK_RE.finditer(text):
-            pass
+        for match in _CLOSE_THINK_RE.finditer(text):
+            last_close = match
         if last_close is not None:
             parts.append(text[: last_close.start()].strip())
             pos = last_close.end()
@@ -527,7 +527,9 @@ def feedback_message(error: VerdictError, names: Sequence[str]) -> Message:
     }
 
 
-def check_candidates(responses: Any, *, max_candidates: int, render: Callable[[Any], str]) -> tuple[list[str], list[str]]:
+def check_candidates(
+    responses: Any, *, max_candidates: int, render: Callable[[Any], str]
+) -> tuple[list[str], list[str]]:
     """Validate request candidates; return (real names, rendered texts) in request order.
 
     Raises:
@@ -544,8 +546,7 @@ def check_candidates(responses: Any, *, max_candidates: int, render: Callable[[A
         names = [str(i) for i in range(len(items))]
     else:
         raise UsageError(
-            "responses must be a mapping of name -> candidate or a list of candidates, "
-            f"got {type(responses).__name__}"
+            f"responses must be a mapping of name -> candidate or a list of candidates, got {type(responses).__name__}"
         )
     if not items:
         raise UsageError("responses is empty; give at least one candidate to judge")
@@ -556,4 +557,3 @@ def check_candidates(responses: Any, *, max_candidates: int, render: Callable[[A
         )
     texts = [render(item) for item in items]
     return names, texts
-

@@ -153,7 +153,11 @@ class VLLMServer:
             "--port", str(self.port),
             "--max-model-len", str(self.max_model_len),
             "--dtype", self.dtype,
-            *(["--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}'] if self.compact_json else []),
+            *(
+                ["--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}']
+                if self.compact_json
+                else []
+            ),
             *self.extra_args,
         ]  # fmt: skip
 

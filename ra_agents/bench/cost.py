@@ -91,7 +91,11 @@ class _Tally:
 async def _listwise(judge: Judge, principle: str, prompt: str, cands: dict[str, str], seed: int) -> dict[str, Any]:
     tally = _Tally()
     started = time.perf_counter()
-    out = (await judge.ajudge_batch([{"principle": principle, "prompt": prompt, "responses": cands, "permutations": 1, "seed": seed}]))[0]
+    out = (
+        await judge.ajudge_batch(
+            [{"principle": principle, "prompt": prompt, "responses": cands, "permutations": 1, "seed": seed}]
+        )
+    )[0]
     wall = time.perf_counter() - started
     tally.add(out)
     return tally.as_dict(wall, out.best if isinstance(out, JudgeResult) else None)
@@ -101,11 +105,14 @@ async def _pointwise(judge: Judge, principle: str, prompt: str, cands: dict[str,
     tally = _Tally()
     started = time.perf_counter()
     outs = await judge.ajudge_batch(
-        [{"principle": principle, "prompt": prompt, "responses": {n: t}, "permutations": 1, "seed": seed} for n, t in cands.items()]
+        [
+            {"principle": principle, "prompt": prompt, "responses": {n: t}, "permutations": 1, "seed": seed}
+            for n, t in cands.items()
+        ]
     )
     wall = time.perf_counter() - started
     scores: dict[str, float] = {}
-    for name, out in zip(cands, outs):
+    for name, out in zip(cands, outs, strict=False):
         tally.add(out)
         if isinstance(out, JudgeResult):
             scores[name] = out.scores[name]
@@ -129,12 +136,18 @@ async def _pairwise(judge: Judge, principle: str, prompt: str, cands: dict[str, 
         bye = [alive[-1]] if len(alive) % 2 else []
         outs = await judge.ajudge_batch(
             [
-                {"principle": principle, "prompt": prompt, "responses": {a: cands[a], b: cands[b]}, "permutations": 1, "seed": seed + i}
+                {
+                    "principle": principle,
+                    "prompt": prompt,
+                    "responses": {a: cands[a], b: cands[b]},
+                    "permutations": 1,
+                    "seed": seed + i,
+                }
                 for i, (a, b) in enumerate(pairs)
             ]
         )
         winners = []
-        for (a, _b), out in zip(pairs, outs):
+        for (a, _b), out in zip(pairs, outs, strict=False):
             tally.add(out)
             winners.append(out.best if isinstance(out, JudgeResult) else a)  # a failed match: the first advances
         alive = winners + bye
@@ -183,11 +196,31 @@ async def run_cost(
 def render_markdown(results: dict[str, Any]) -> str:
     """One row per (N, strategy)."""
     table = md_table(
-        ["N", "strategy", "requests", "calls", "prompt tokens", "completion tokens", "wall s", "failures", "best",
-         "note"],
         [
-            [r["n"], r["strategy"], r["requests"], r["calls"], r["prompt_tokens"], r["completion_tokens"],
-             r["wall_s"], r["failures"], r["best"], _note(r)]
+            "N",
+            "strategy",
+            "requests",
+            "calls",
+            "prompt tokens",
+            "completion tokens",
+            "wall s",
+            "failures",
+            "best",
+            "note",
+        ],
+        [
+            [
+                r["n"],
+                r["strategy"],
+                r["requests"],
+                r["calls"],
+                r["prompt_tokens"],
+                r["completion_tokens"],
+                r["wall_s"],
+                r["failures"],
+                r["best"],
+                _note(r),
+            ]
             for r in results["rows"]
         ],
         digits=2,
@@ -215,9 +248,12 @@ def plot_cost(results: dict[str, Any], path: Path) -> Path | None:
 
     def draw(fig: Any) -> None:
         axes = fig.subplots(1, 3)
-        metrics = [("calls", lambda r: r["calls"]), ("tokens", lambda r: r["prompt_tokens"] + r["completion_tokens"]),
-                   ("wall s", lambda r: r["wall_s"])]
-        for ax, (label, get) in zip(axes, metrics):
+        metrics = [
+            ("calls", lambda r: r["calls"]),
+            ("tokens", lambda r: r["prompt_tokens"] + r["completion_tokens"]),
+            ("wall s", lambda r: r["wall_s"]),
+        ]
+        for ax, (label, get) in zip(axes, metrics, strict=False):
             for strategy in STRATEGIES:
                 pts = [(r["n"], get(r)) for r in rows if r["strategy"] == strategy]
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=strategy)

@@ -121,7 +121,8 @@ def load_cases(path: Path | None = None) -> list[ListwiseCase]:
             case = ListwiseCase.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'case'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+                f"{'.'.join(map(str, e['loc'])) or 'case'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
             )
             raise UsageError(f"{where}:{lineno}: {problems} (format: see ra_agents.bench.listwise)") from None
         cases.append(case if case.id is not None else case.model_copy(update={"id": lineno}))
@@ -173,14 +174,19 @@ async def run_listwise(
     with progress(len(cases), "listwise", show_progress) as advance:
         results = await judge.ajudge_batch(
             [
-                {"principle": c.principle, "prompt": c.prompt, "responses": c.responses,
-                 "permutations": permutations, "seed": seed + i}
+                {
+                    "principle": c.principle,
+                    "prompt": c.prompt,
+                    "responses": c.responses,
+                    "permutations": permutations,
+                    "seed": seed + i,
+                }
                 for i, c in enumerate(cases)
             ],
             on_result=lambda _i, _r: advance(1),
         )
     wall = time.perf_counter() - started
-    rows = [_row(c, r) for c, r in zip(cases, results)]
+    rows = [_row(c, r) for c, r in zip(cases, results, strict=False)]
     ok = [r for r in rows if "error" not in r]
     return {
         "benchmark": "listwise",
@@ -214,10 +220,26 @@ def render_markdown(results: dict[str, Any]) -> str:
     table = md_table(["case", "N", "Kendall tau", "NDCG", "pairwise acc.", "judge ranking (best first)"], rows)
     b = results["position_bias"]
     bias = md_table(
-        ["pass verdicts", "first-slot win rate", "last-slot win rate", "chance", "winner flips",
-         "pass agreement", "mean pairwise order agreement"],
-        [[b["pass_verdicts"], b["first_slot_win_rate"], b["last_slot_win_rate"], b["chance_slot_rate"],
-          f"{b['winner_flips']} of {b['multi_pass_cases']}", b["pass_agreement"], results["mean_pairwise_agreement"]]],
+        [
+            "pass verdicts",
+            "first-slot win rate",
+            "last-slot win rate",
+            "chance",
+            "winner flips",
+            "pass agreement",
+            "mean pairwise order agreement",
+        ],
+        [
+            [
+                b["pass_verdicts"],
+                b["first_slot_win_rate"],
+                b["last_slot_win_rate"],
+                b["chance_slot_rate"],
+                f"{b['winner_flips']} of {b['multi_pass_cases']}",
+                b["pass_agreement"],
+                results["mean_pairwise_agreement"],
+            ]
+        ],
     )
     return (
         f"## Listwise vs reference ({results['model']}, permutations={k})\n\n"

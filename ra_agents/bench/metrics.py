@@ -136,8 +136,7 @@ def position_bias(cases: Sequence[Sequence[tuple[Sequence[str], str]]]) -> dict[
     multi = [case for case in cases if len(case) >= 2]
     flips = sum(len({winner for _, winner in case}) > 1 for case in multi)
     same_slot = sum(
-        len({list(order).index(winner) for order, winner in case}) == 1
-        and len({tuple(order) for order, _ in case}) > 1
+        len({list(order).index(winner) for order, winner in case}) == 1 and len({tuple(order) for order, _ in case}) > 1
         for case in multi
     )
     return {

@@ -74,7 +74,7 @@ class HttpxDirect:
     def body(self, request: dict[str, Any]) -> dict[str, Any]:
         """The body the judge sends for ``request`` (same messages, schema and logprob ask)."""
         masked = protocol.masked_names(len(request["responses"]))
-        texts = dict(zip(masked, request["responses"].values()))
+        texts = dict(zip(masked, request["responses"].values(), strict=False))
         return {
             "model": self.model,
             "messages": protocol.render_messages(request["principle"], request["prompt"], texts),
@@ -137,7 +137,9 @@ def make_requests(count: int, candidates: int) -> list[dict[str, Any]]:
     ]
 
 
-async def _measure(target: Target, requests: Sequence[dict[str, Any]], concurrency: int, warmup: int, advance: Callable[[int], None]) -> dict[str, Any]:
+async def _measure(
+    target: Target, requests: Sequence[dict[str, Any]], concurrency: int, warmup: int, advance: Callable[[int], None]
+) -> dict[str, Any]:
     for req in requests[:warmup]:
         await target.send(req)
     limit = asyncio.Semaphore(concurrency)
@@ -222,10 +224,31 @@ def render_markdown(results: dict[str, Any]) -> str:
     rows = results["rows"]
     floor = {r["concurrency"]: r["p50_ms"] for r in rows if r["target"] == rows[0]["target"]} if rows else {}
     table = md_table(
-        ["target", "concurrency", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "mean ms", "req/s", "p50 over floor ms"],
         [
-            [r["target"], r["concurrency"], r["requests"], r["errors"], r["p50_ms"], r["p90_ms"], r["p99_ms"],
-             r["mean_ms"], r["throughput_rps"], r["p50_ms"] - floor.get(r["concurrency"], float("nan"))]
+            "target",
+            "concurrency",
+            "requests",
+            "errors",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "mean ms",
+            "req/s",
+            "p50 over floor ms",
+        ],
+        [
+            [
+                r["target"],
+                r["concurrency"],
+                r["requests"],
+                r["errors"],
+                r["p50_ms"],
+                r["p90_ms"],
+                r["p99_ms"],
+                r["mean_ms"],
+                r["throughput_rps"],
+                r["p50_ms"] - floor.get(r["concurrency"], float("nan")),
+            ]
             for r in rows
         ],
         digits=2,

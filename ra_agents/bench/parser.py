@@ -76,7 +76,13 @@ def run_parser_bench(
                         outcome = "rejected"
                     best = min(best, time.perf_counter() - started)
                 rows.append(
-                    {"shape": shape, "bytes": size, "verdict_after": verdict_after, "outcome": outcome, "ms": best * 1e3}
+                    {
+                        "shape": shape,
+                        "bytes": size,
+                        "verdict_after": verdict_after,
+                        "outcome": outcome,
+                        "ms": best * 1e3,
+                    }
                 )
     return {"n": n, "repeats": repeats, "rows": rows}
 

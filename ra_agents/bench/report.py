@@ -6,21 +6,24 @@ import json
 import math
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["md_table", "fmt", "write_outputs", "progress", "machine_info", "plot"]
+
+
+_DASH = "\u2013"  # an en dash marks a missing figure
 
 
 def fmt(value: Any, digits: int = 3) -> str:
     """Format a table cell: floats rounded, NaN/None as an en dash."""
     if value is None:
-        return "–"
+        return _DASH
     if isinstance(value, float):
         if math.isnan(value):
-            return "–"
+            return _DASH
         return f"{value:.{digits}f}"
     return str(value)
 

@@ -154,8 +154,9 @@ def download_rm_bench(target: Path | None = None) -> Path:
     if _has_domains(target):
         return target
     if _hub_offline():
-        raise UsageError(f"RM-Bench data is not in {target} and HF_HUB_OFFLINE is set, so it cannot be downloaded; "
-                         f"{_DATA_HINT}")
+        raise UsageError(
+            f"RM-Bench data is not in {target} and HF_HUB_OFFLINE is set, so it cannot be downloaded; {_DATA_HINT}"
+        )
     try:
         from huggingface_hub import hf_hub_download
     except ImportError as exc:
@@ -315,7 +316,9 @@ async def run_rm_bench(
         raise UsageError(f"unknown RM-Bench domains {unknown}; choose from {list(DOMAINS)}")
     bad = [c for c in cells if not (len(c) == 2 and all(0 <= v < len(STYLES) for v in c))]
     if bad or not cells:
-        raise UsageError(f"style cells must be (chosen, rejected) pairs of indices 0..{len(STYLES) - 1}, got {list(cells)}")
+        raise UsageError(
+            f"style cells must be (chosen, rejected) pairs of indices 0..{len(STYLES) - 1}, got {list(cells)}"
+        )
     requests: list[dict[str, Any]] = []
     bases: list[PairOutcome] = []
     for domain in domains:
@@ -336,7 +339,7 @@ async def run_rm_bench(
     with progress(len(requests), "rm-bench", show_progress) as advance:
         results = await judge.ajudge_batch(requests, on_result=lambda _i, _r: advance(1))
     wall = time.perf_counter() - started
-    outcomes = [_outcome(b, r) for b, r in zip(bases, results)]
+    outcomes = [_outcome(b, r) for b, r in zip(bases, results, strict=False)]
     summary = summarize(outcomes)
     return {
         "benchmark": "rm-bench",
@@ -413,14 +416,36 @@ def render_markdown(results: dict[str, Any]) -> str:
     for name, s in [*summary["domains"].items(), ("all (pooled)", summary["all"])]:
         a, sp = s["accuracy"], s["single_pass_accuracy"]
         rows.append(
-            [name, s["items"], s["pairs"], a["hard"], a["normal"], a["easy"], a["overall"], sp["overall"],
-             s["ties"], s["parse_failures"], s["backend_errors"]]
+            [
+                name,
+                s["items"],
+                s["pairs"],
+                a["hard"],
+                a["normal"],
+                a["easy"],
+                a["overall"],
+                sp["overall"],
+                s["ties"],
+                s["parse_failures"],
+                s["backend_errors"],
+            ]
         )
     m = summary["domain_mean_accuracy"]
     rows.append(["mean of domains", "", "", m["hard"], m["normal"], m["easy"], m["overall"], "", "", "", ""])
     acc = md_table(
-        ["domain", "items", "pairs", "hard", "normal", "easy", "overall", "overall (1st pass)", "ties",
-         "parse failures", "backend errors"],
+        [
+            "domain",
+            "items",
+            "pairs",
+            "hard",
+            "normal",
+            "easy",
+            "overall",
+            "overall (1st pass)",
+            "ties",
+            "parse failures",
+            "backend errors",
+        ],
         rows,
     )
     bias_headers = ["domain", "pass verdicts", "first-slot win rate", "chosen win rate (strict)", "equal scores"]

@@ -6,12 +6,14 @@ endpoints and :class:`~ra_agents.server.settings.ServerSettings` for the configu
 
 from __future__ import annotations
 
+from typing import Any
+
 from .settings import ServerSettings, settings_from_sources
 
 __all__ = ["ServerSettings", "settings_from_sources", "create_app", "serve"]
 
 
-def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
+def create_app(*args: Any, **kwargs: Any) -> Any:
     """Build the FastAPI app (see :func:`ra_agents.server.app.create_app`)."""
     from .app import create_app as _create_app
 

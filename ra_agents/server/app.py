@@ -104,9 +104,7 @@ def build_judge(settings: ServerSettings) -> Judge:
 class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "ra_server_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry
-        )
+        self.requests = Counter("ra_server_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry)
         self.latency = Histogram(
             "ra_server_request_seconds",
             "request latency",
@@ -257,9 +255,9 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         for key in keys:  # compare with every key, in constant time, whatever matches
             ok |= hmac.compare_digest(given, key)
         if not ok:
-            raise _Unauthorized()
+            raise _UnauthorizedError()
 
-    @app.exception_handler(_Unauthorized)
+    @app.exception_handler(_UnauthorizedError)
     async def on_unauthorized(request: Request, exc: Exception) -> JSONResponse:
         body = ErrorBody(
             error=ErrorOut(type="UsageError", message="missing or wrong API key; send 'Authorization: Bearer <key>'")
@@ -356,8 +354,9 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         """Judge one request: every candidate scored, a strict ranking, the reasoning."""
         body = parse_request(await _json_body(request))
         async with slot():
-            result = await _judge(body.principle, body.prompt, body.responses, permutations=body.permutations,
-                                  seed=body.seed)
+            result = await _judge(
+                body.principle, body.prompt, body.responses, permutations=body.permutations, seed=body.seed
+            )
         return result_to_wire(result)
 
     @app.post("/v1/judge/batch", response_model=BatchOut, dependencies=guarded, tags=["native"])
@@ -381,7 +380,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                 rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
                 out[index] = _item_error(index, rid, exc)
         results = await current_judge().ajudge_batch([req for _, req in valid])
-        for (index, req), result in zip(valid, results):
+        for (index, req), result in zip(valid, results, strict=False):
             if isinstance(result, JudgeResult):
                 if result.retries:
                     metrics.retries.inc(result.retries)
@@ -458,22 +457,29 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                 check_limits(r.principle, r.prompt, r.responses)
             results = await current_judge().ajudge_batch([r for _, r in todo])
             out: list[Any] = list(items)
-            for (i, _), res in zip(todo, results):
+            for (i, _), res in zip(todo, results, strict=False):
                 out[i] = res
             failures = [(i, o) for i, o in enumerate(out) if isinstance(o, RAError)]
-            for _, exc in failures:
-                if isinstance(exc, VerdictError):
+            for _, failure in failures:
+                if isinstance(failure, VerdictError):
                     metrics.verdict_failures.inc()
             if failures and not partial:
-                i, exc = failures[0]
-                raise type(exc)(f"request {i} of the batch: {exc}") if not isinstance(exc, LimitError) else exc
+                first, failure = failures[0]
+                if isinstance(failure, LimitError):
+                    raise failure
+                raise type(failure)(f"request {first} of the batch: {failure}")
             body = []
             for o in out:
                 if isinstance(o, JudgeResult):
                     body.append(ra_response(o).model_dump())
                 else:
-                    body.append({"thoughts": "", "results": {"scores": {}, "best-to-worst": []},
-                                 "error": error_to_wire(o).model_dump()})
+                    body.append(
+                        {
+                            "thoughts": "",
+                            "results": {"scores": {}, "best-to-worst": []},
+                            "error": error_to_wire(o).model_dump(),
+                        }
+                    )
             return body
 
     @app.get("/health", tags=["operations"])
@@ -496,17 +502,21 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         if body.labels is not None and len(body.labels) != n:
             raise UsageError(f"'labels' has {len(body.labels)} items but 'query' has {n}; send one label per query")
         if n > settings.max_batch:
-            raise LimitError(f"{n} samples, more than max_batch={settings.max_batch}", limit="max_batch",
-                             value=settings.max_batch)
+            raise LimitError(
+                f"{n} samples, more than max_batch={settings.max_batch}", limit="max_batch", value=settings.max_batch
+            )
         samples: list[tuple[str, str, str]] = []
         for i, query in enumerate(body.query):
             prompt = body.prompts[i] if body.prompts is not None else ""
-            response = query[len(prompt):] if prompt and query.startswith(prompt) else query
-            principle = _principle_of(body.labels[i] if body.labels is not None else None) or body.principle \
+            response = query[len(prompt) :] if prompt and query.startswith(prompt) else query
+            principle = (
+                _principle_of(body.labels[i] if body.labels is not None else None)
+                or body.principle
                 or settings.default_principle
+            )
             if not principle:
                 raise UsageError(
-                    "no principle for sample {i}: put one in its label ({\"principle\": ...}), in the body's "
+                    'no principle for sample {i}: put one in its label ({"principle": ...}), in the body\'s '
                     "'principle', or start the server with a default principle".replace("{i}", str(i))
                 )
             check_limits(principle, prompt, [response])
@@ -517,7 +527,10 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         return OpenRLHFResponse(
             rewards=[r.reward for r in rewards],
             scores=[r.reward for r in rewards],
-            extra_logs={"judge_score": [r.score for r in rewards], "group_size": [float(r.group_size) for r in rewards]},
+            extra_logs={
+                "judge_score": [r.score for r in rewards],
+                "group_size": [float(r.group_size) for r in rewards],
+            },
         )
 
     # -------------------------------------------------------------- operations
@@ -541,7 +554,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     return app
 
 
-class _Unauthorized(Exception):
+class _UnauthorizedError(Exception):
     pass
 
 

@@ -97,7 +97,8 @@ class GroupBuffer:
         principle, prompt = key
         names = [f"sample-{i + 1}" for i in range(len(group.samples))]
         try:
-            result = await self._judge_group(principle, prompt, dict(zip(names, (s for s, _ in group.samples))))
+            responses = dict(zip(names, (s for s, _ in group.samples), strict=True))
+            result = await self._judge_group(principle, prompt, responses)
         except RAError as exc:
             for _, future in group.samples:
                 if not future.done():
@@ -108,7 +109,7 @@ class GroupBuffer:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for name, (_, future) in zip(names, group.samples):
+        for name, (_, future) in zip(names, group.samples, strict=False):
             if not future.done():
                 future.set_result(SampleReward(result.unit_score(name), float(result.scores[name]), len(names)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -72,7 +73,7 @@ async def test_structured_output_for_2_to_16_candidates(vllm_server) -> None:
         for n in sizes
     ]
     results = await judge.ajudge_batch(requests)
-    for n, result in zip(sizes, results):
+    for n, result in zip(sizes, results, strict=True):
         assert isinstance(result, JudgeResult), result
         _assert_complete(result, [f"c{i}" for i in range(n)])
         assert result.retries == 0  # the schema made the first answer usable
@@ -81,7 +82,7 @@ async def test_structured_output_for_2_to_16_candidates(vllm_server) -> None:
 @pytest.mark.vllm
 async def test_batch_keeps_request_order_and_survives_a_bad_item(vllm_server) -> None:
     judge = _judge(vllm_server, seed=1, logprobs=False)
-    requests = [
+    requests: list[dict[str, Any]] = [
         {"id": "a", "principle": PRINCIPLE, "prompt": PROMPT, "responses": ["4", "5"]},
         {"id": "bad", "principle": PRINCIPLE, "prompt": PROMPT, "responses": []},
         {"id": "c", "principle": PRINCIPLE, "prompt": "Capital of France?", "responses": {"x": "Paris", "y": "Rome"}},
@@ -168,7 +169,7 @@ async def test_two_replicas_behind_the_router_share_the_load(vllm_server, second
     results = await judge.ajudge_batch(requests)
     assert all(isinstance(r, JudgeResult) for r in results), results
     after = [_served_requests(vllm_server.api_base), _served_requests(second_server.api_base)]
-    served = [a - b for a, b in zip(after, before)]
+    served = [a - b for a, b in zip(after, before, strict=True)]
     assert sum(served) >= 6 and all(s >= 1 for s in served), served
 
 
@@ -291,4 +292,3 @@ def test_sync_wrapper_inside_an_event_loop_names_the_async_method() -> None:
 
     with pytest.raises(UsageError, match="ajudge"):
         asyncio.run(inside())
-

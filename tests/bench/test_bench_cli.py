@@ -17,13 +17,28 @@ def test_instant_upstream_answers_a_valid_verdict():
         msgs = protocol.render_messages("p", "q", {"model-1": "a", "model-2": "b", "model-3": "c"})
         r = httpx.post(up.api_base + "/chat/completions", json={"model": "x", "messages": msgs})
         assert r.status_code == 200
-        verdict = protocol.parse_verdict(r.json()["choices"][0]["message"]["content"], ["model-1", "model-2", "model-3"])
+        verdict = protocol.parse_verdict(
+            r.json()["choices"][0]["message"]["content"], ["model-1", "model-2", "model-3"]
+        )
         assert verdict.ranking == ["model-1", "model-2", "model-3"]
         assert httpx.post(up.api_base + "/chat/completions", json={"messages": []}).status_code == 400
 
 
 def test_overhead_end_to_end(tmp_path, capsys):
-    code = main(["overhead", "--requests", "20", "--warmup", "2", "--concurrency", "1,4", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "overhead",
+            "--requests",
+            "20",
+            "--warmup",
+            "2",
+            "--concurrency",
+            "1,4",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "| target | concurrency |" in out

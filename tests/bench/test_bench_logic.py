@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def second_slot_wins(messages, settings):
 def equal_scores_first_ranked(messages, settings):
     """Equal scores for all, strict ranking in shown order."""
     shown = list(shown_responses(messages))
-    return json.dumps({"scores": {m: 3 for m in shown}, "best-to-worst": shown})
+    return json.dumps({"scores": dict.fromkeys(shown, 3), "best-to-worst": shown})
 
 
 ITEM = {"id": 1, "prompt": "2+2?", "chosen": ["4", "It is 4.", "**4**"], "rejected": ["5", "It is 5.", "**5**"]}
@@ -41,7 +42,9 @@ def _mini_rmbench(tmp_path: Path, items: list | None = None) -> Path:
 
 async def test_rm_bench_exposes_a_position_picker(tmp_path):
     judge = Judge(ScriptedBackend(default=second_slot_wins), seed=0)
-    res = await rmbench.run_rm_bench(judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], permutations=2, show_progress=False)
+    res = await rmbench.run_rm_bench(
+        judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], permutations=2, show_progress=False
+    )
     chat = res["summary"]["domains"]["chat"]
     assert (chat["items"], chat["pairs"], chat["judged"], chat["pass_verdicts"]) == (2, 18, 18, 36)
     assert chat["first_slot_win_rate"] == 0.0 and chat["last_slot_win_rate"] == 1.0 and chat["chance_slot_rate"] == 0.5
@@ -61,7 +64,9 @@ async def test_rm_bench_exposes_a_position_picker(tmp_path):
 
 async def test_rm_bench_a_good_judge_scores_one_and_agrees_with_itself(tmp_path):
     judge = Judge(ScriptedBackend(default=prefer(lambda t: "4" in t)), seed=0)
-    res = await rmbench.run_rm_bench(judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], permutations=2, show_progress=False)
+    res = await rmbench.run_rm_bench(
+        judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], permutations=2, show_progress=False
+    )
     chat = res["summary"]["domains"]["chat"]
     assert chat["accuracy"]["overall"] == 1.0 and chat["single_pass_accuracy"]["overall"] == 1.0
     assert chat["ties"] == 0 and chat["winner_flips"] == 0 and chat["pass_agreement"] == 1.0
@@ -77,7 +82,9 @@ async def test_rm_bench_style_matrix_follows_the_cells(tmp_path):
         return verdict({m: 5 if "**" in t else (4 if "4" in t else 2) for m, t in shown.items()})
 
     judge = Judge(ScriptedBackend(default=likes_markdown), seed=0)
-    res = await rmbench.run_rm_bench(judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], limit=1, permutations=2, show_progress=False)
+    res = await rmbench.run_rm_bench(
+        judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], limit=1, permutations=2, show_progress=False
+    )
     chat = res["summary"]["domains"]["chat"]
     # rows: chosen style; columns: rejected style. Markdown wins; otherwise correctness.
     # Markdown vs markdown scores 5 vs 5: each pass ranks the first shown first, so one
@@ -88,7 +95,9 @@ async def test_rm_bench_style_matrix_follows_the_cells(tmp_path):
     assert chat["accuracy"]["easy"] == 1.0
     assert chat["accuracy"]["normal"] == pytest.approx(2.5 / 3)
     cell22 = next(p for p in res["pairs"] if (p["chosen_style"], p["rejected_style"]) == (2, 2))
-    assert chat["single_pass_accuracy"]["normal"] == pytest.approx((2 + (cell22["passes"][0]["order"][0] == "chosen")) / 3)
+    assert chat["single_pass_accuracy"]["normal"] == pytest.approx(
+        (2 + (cell22["passes"][0]["order"][0] == "chosen")) / 3
+    )
 
 
 async def test_rm_bench_counts_parse_failures_and_backend_errors_as_wrong(tmp_path):
@@ -96,7 +105,9 @@ async def test_rm_bench_counts_parse_failures_and_backend_errors_as_wrong(tmp_pa
 
     answers = ["no verdict here"] * 5 + [BackendError("down", status=503)] * 4
     judge = Judge(ScriptedBackend(answers), max_retries=0, concurrency=1)
-    res = await rmbench.run_rm_bench(judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], limit=1, permutations=1, show_progress=False)
+    res = await rmbench.run_rm_bench(
+        judge, data_dir=_mini_rmbench(tmp_path), domains=["chat"], limit=1, permutations=1, show_progress=False
+    )
     chat = res["summary"]["domains"]["chat"]
     assert (chat["parse_failures"], chat["backend_errors"], chat["judged"]) == (5, 4, 0)
     assert chat["accuracy"]["overall"] == 0.0 and chat["pass_verdicts"] == 0
@@ -121,7 +132,10 @@ async def test_rm_bench_cells_subset(tmp_path):
         ("not json", "is not JSON"),
         ('{"a": 1}', "expected a JSON list"),
         (json.dumps([{**ITEM, "chosen": ["only one"]}]), "'chosen' must hold 3 texts"),
-        (json.dumps([ITEM, {"id": 7, "chosen": ITEM["chosen"], "rejected": ITEM["rejected"]}]), r"item 1 \(id 7\) needs a string 'prompt'"),
+        (
+            json.dumps([ITEM, {"id": 7, "chosen": ITEM["chosen"], "rejected": ITEM["rejected"]}]),
+            r"item 1 \(id 7\) needs a string 'prompt'",
+        ),
     ],
 )
 def test_rm_bench_data_errors_are_clear(tmp_path, content, message):
@@ -134,10 +148,9 @@ def test_rm_bench_missing_file_and_unknown_domain(tmp_path):
     with pytest.raises(UsageError, match="not found; pass --data"):
         rmbench.load_domain(tmp_path, "chat")
     judge = Judge(ScriptedBackend())
+    run = rmbench.run_rm_bench(judge, data_dir=tmp_path, domains=["math"], show_progress=False)
     with pytest.raises(UsageError, match="unknown RM-Bench domains"):
-        import asyncio
-
-        asyncio.run(rmbench.run_rm_bench(judge, data_dir=tmp_path, domains=["math"], show_progress=False))
+        asyncio.run(run)
 
 
 # --------------------------------------------------------------------- cost
@@ -148,7 +161,11 @@ async def test_cost_counts_calls_per_strategy():
     res = await cost.run_cost(judge, sizes=[2, 5, 8], show_progress=False)
     rows = {(r["n"], r["strategy"]): r for r in res["rows"]}
     for n in (2, 5, 8):
-        assert (rows[n, "listwise"]["calls"], rows[n, "pointwise"]["calls"], rows[n, "pairwise"]["calls"]) == (1, n, n - 1)
+        assert (rows[n, "listwise"]["calls"], rows[n, "pointwise"]["calls"], rows[n, "pairwise"]["calls"]) == (
+            1,
+            n,
+            n - 1,
+        )
         # the scripted backend reports 10 prompt + 5 completion tokens per call
         for strategy in cost.STRATEGIES:
             r = rows[n, strategy]
@@ -214,7 +231,9 @@ async def test_listwise_position_bias_single_pass_vs_aggregated():
     assert bias["winner_flips"] == flips and bias["pass_agreement"] == 1 - flips / 4
     assert bias["same_slot_every_pass"] == 4
     for row in res["rows"]:
-        first_pass = listwise.case_metrics(row["passes"][0]["ranking"], cases[[c.id for c in cases].index(row["id"])].reference)
+        first_pass = listwise.case_metrics(
+            row["passes"][0]["ranking"], cases[[c.id for c in cases].index(row["id"])].reference
+        )
         assert row["single_pass"] == first_pass
     md = listwise.render_markdown(res)
     assert "mean, 1st pass alone" in md and f"{flips} of 4" in md
@@ -237,12 +256,17 @@ GOOD = {"principle": "p", "prompt": "q", "responses": {"a": "x", "b": "y"}, "ref
         ({**GOOD, "principle": "  "}, r":2: principle: principle is blank"),
         ({k: v for k, v in GOOD.items() if k != "prompt"}, r":2: prompt: Field required"),
         ({**GOOD, "responses": {"a": "x"}}, r":2: responses: needs at least two candidates"),
-        ({k: v for k, v in GOOD.items() if k != "reference_ranking"}, "exactly one of 'reference_scores' and 'reference_ranking'"),
+        (
+            {k: v for k, v in GOOD.items() if k != "reference_ranking"},
+            "exactly one of 'reference_scores' and 'reference_ranking'",
+        ),
         ({**GOOD, "reference_scores": {"a": 1, "b": 2}}, "exactly one of"),
         ({**GOOD, "reference_ranking": ["a", "c"]}, r"missing \['b'\], unknown \['c'\]"),
         ({**GOOD, "reference_ranking": ["a", "a"]}, "names a candidate twice"),
-        ({**{k: v for k, v in GOOD.items() if k != "reference_ranking"}, "reference_scores": {"a": "high", "b": 1}},
-         r"reference_scores\.a: Input should be a valid number"),
+        (
+            {**{k: v for k, v in GOOD.items() if k != "reference_ranking"}, "reference_scores": {"a": "high", "b": 1}},
+            r"reference_scores\.a: Input should be a valid number",
+        ),
     ],
 )
 def test_listwise_jsonl_errors_name_the_line_and_the_problem(tmp_path, line, message):
@@ -253,7 +277,11 @@ def test_listwise_jsonl_errors_name_the_line_and_the_problem(tmp_path, line, mes
 
 
 def test_listwise_jsonl_accepts_both_reference_forms_and_skips_blank_lines(tmp_path):
-    scores = {**{k: v for k, v in GOOD.items() if k != "reference_ranking"}, "id": "s", "reference_scores": {"a": 1, "b": 2.5}}
+    scores = {
+        **{k: v for k, v in GOOD.items() if k != "reference_ranking"},
+        "id": "s",
+        "reference_scores": {"a": 1, "b": 2.5},
+    }
     cases = listwise.load_cases(_write(tmp_path, GOOD, "", scores))
     assert [c.id for c in cases] == [1, "s"]  # line number when no id
     assert cases[0].reference == {"b": 2.0, "a": 1.0} and cases[1].reference == {"a": 1.0, "b": 2.5}

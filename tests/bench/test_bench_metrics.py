@@ -28,7 +28,7 @@ def test_kendall_tau_b_with_ties():
     # x = [1,1,2], y = [1,2,3]: C=2, D=0, ties in x only = 1 -> 2 / sqrt(3 * 2)
     assert kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(6))
     assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="equal length"):
         kendall_tau([1], [1, 2])
 
 
@@ -47,7 +47,9 @@ def test_pairwise_accuracy_counts_ties_half_and_skips_reference_ties():
     assert pairwise_accuracy({"a": 3, "b": 2, "c": 1}, ref) == 1.0
     assert pairwise_accuracy({"a": 1, "b": 2, "c": 3}, ref) == 0.0
     assert pairwise_accuracy({"a": 2, "b": 2, "c": 1}, ref) == pytest.approx((0.5 + 1 + 1) / 3)
-    assert pairwise_accuracy({"a": 1, "b": 2}, {"a": 1, "b": 1, "c": 0}) != pairwise_accuracy({"a": 1, "b": 2}, {"a": 1, "b": 2})
+    assert pairwise_accuracy({"a": 1, "b": 2}, {"a": 1, "b": 1, "c": 0}) != pairwise_accuracy(
+        {"a": 1, "b": 2}, {"a": 1, "b": 2}
+    )
     assert math.isnan(pairwise_accuracy({"a": 1, "b": 2}, {"a": 1, "b": 1}))
 
 
@@ -64,7 +66,7 @@ def test_style_summary_uses_rm_bench_triangles():
     assert s["normal"] == pytest.approx((0.9 + 0.5 + 0.4) / 3)
     assert s["easy"] == pytest.approx((0.8 + 0.7 + 0.6) / 3)
     assert s["overall"] == pytest.approx(sum(sum(r) for r in m) / 9)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="square matrix"):
         style_summary([[1, 2]])
 
 

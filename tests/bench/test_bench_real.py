@@ -19,8 +19,18 @@ RM_BENCH_FIXTURE = Path(__file__).parent / "data" / "rm-bench"
 
 
 def _run(vllm_server, tmp_path, capsys, *args: str) -> str:
-    code = main([*args, "--model", vllm_server.litellm_model, "--api-base", vllm_server.api_base,
-                 "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            *args,
+            "--model",
+            vllm_server.litellm_model,
+            "--api-base",
+            vllm_server.api_base,
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
     return out.out
@@ -39,8 +49,22 @@ def _rate(value) -> bool:
 
 
 def test_rm_bench_slice(vllm_server, tmp_path, capsys):
-    out = _run(vllm_server, tmp_path, capsys, "rm-bench", "--data", str(RM_BENCH_FIXTURE), "--domains", "chat",
-               "--limit", "1", "--cells", "00,02", "--permutations", "2")
+    out = _run(
+        vllm_server,
+        tmp_path,
+        capsys,
+        "rm-bench",
+        "--data",
+        str(RM_BENCH_FIXTURE),
+        "--domains",
+        "chat",
+        "--limit",
+        "1",
+        "--cells",
+        "00,02",
+        "--permutations",
+        "2",
+    )
     assert "| domain | items | pairs | hard | normal | easy | overall |" in out and "| chat | 1 | 2 |" in out
     chat = _outputs(tmp_path, "rm-bench")["summary"]["domains"]["chat"]
     assert chat["judged"] + chat["parse_failures"] + chat["backend_errors"] == 2
@@ -73,7 +97,9 @@ def test_cost_slice(vllm_server, tmp_path, capsys):
     assert "| N | strategy | requests | calls |" in out
     rows = _outputs(tmp_path, "cost")["rows"]
     assert [(r["n"], r["strategy"], r["requests"]) for r in rows] == [
-        (2, "listwise", 1), (2, "pointwise", 2), (2, "pairwise", 1)
+        (2, "listwise", 1),
+        (2, "pointwise", 2),
+        (2, "pairwise", 1),
     ]
     for r in rows:
         assert r["calls"] >= r["requests"]  # re-asks only add

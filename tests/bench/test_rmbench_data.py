@@ -72,8 +72,9 @@ def env(tmp_path, monkeypatch):
     return cache
 
 
-def _install_hub(monkeypatch, tmp_path: Path, content: Any = None, *, text: str | None = None,
-                 error: BaseException | None = None) -> FakeHub:
+def _install_hub(
+    monkeypatch, tmp_path: Path, content: Any = None, *, text: str | None = None, error: BaseException | None = None
+) -> FakeHub:
     source = tmp_path / "hub" / rmbench.HF_FILE
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_text(text if text is not None else json.dumps(PUBLISHED if content is None else content))
@@ -92,8 +93,22 @@ def _run_cli(monkeypatch, tmp_path: Path, chosen: set[str], *args: str) -> int:
     """``ra-agents bench rm-bench`` on a scripted judge that always prefers a chosen text."""
     judge = Judge(ScriptedBackend(default=prefer(lambda text: text in chosen)), seed=0)
     monkeypatch.setattr(bench_cli, "_make_judge", lambda _args: judge)
-    return bench_cli.main(["rm-bench", *args, "--limit", "1", "--cells", "00,02", "--permutations", "1",
-                           "--out", str(tmp_path / "out"), "--no-progress", "--no-plot"])
+    return bench_cli.main(
+        [
+            "rm-bench",
+            *args,
+            "--limit",
+            "1",
+            "--cells",
+            "00,02",
+            "--permutations",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--no-plot",
+        ]
+    )
 
 
 # ------------------------------------------------------------------ the fixture
@@ -129,7 +144,7 @@ def test_env_var_reads_the_fixture(env, monkeypatch, tmp_path, capsys):
 
 
 def test_flag_and_env_must_name_folders(env, tmp_path, monkeypatch):
-    with pytest.raises(UsageError, match="--data .* is not a folder; pass --data DIR"):
+    with pytest.raises(UsageError, match=r"--data .* is not a folder; pass --data DIR"):
         rmbench.resolve_data_dir(tmp_path / "nowhere")
     monkeypatch.setenv(rmbench.DATA_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(UsageError, match=f"{rmbench.DATA_ENV}=.* is not a folder"):
@@ -171,10 +186,20 @@ def test_download_converts_the_published_file_once(env, monkeypatch, tmp_path, c
     assert sorted(p.name for p in data.iterdir()) == sorted(f"{d}.json" for d in (*rmbench.DOMAINS, "math"))
     chat = json.loads((data / "chat.json").read_text())
     assert chat == [
-        {"id": 1, "subset": "alpacaeval", "prompt": "chat question 1?", "chosen": PUBLISHED[0]["chosen"],
-         "rejected": PUBLISHED[0]["rejected"]},
-        {"id": 2, "subset": "chat", "prompt": "chat question 2?", "chosen": PUBLISHED[1]["chosen"],
-         "rejected": PUBLISHED[1]["rejected"]},
+        {
+            "id": 1,
+            "subset": "alpacaeval",
+            "prompt": "chat question 1?",
+            "chosen": PUBLISHED[0]["chosen"],
+            "rejected": PUBLISHED[0]["rejected"],
+        },
+        {
+            "id": 2,
+            "subset": "chat",
+            "prompt": "chat question 2?",
+            "chosen": PUBLISHED[1]["chosen"],
+            "rejected": PUBLISHED[1]["rejected"],
+        },
     ]
     assert [i["id"] for i in rmbench.load_domain(data, "safety-response")] == [6, 7]
     assert "language" not in rmbench.load_domain(data, "code")[0]
@@ -196,7 +221,7 @@ def test_download_reads_json_lines_too(env, monkeypatch, tmp_path):
 def test_offline_does_not_try_the_hub(env, monkeypatch, tmp_path, capsys):
     hub = _install_hub(monkeypatch, tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UsageError, match="HF_HUB_OFFLINE is set.*pass --data DIR with chat.json, code.json") as err:
+    with pytest.raises(UsageError, match=r"HF_HUB_OFFLINE is set.*pass --data DIR with chat\.json, code\.json") as err:
         rmbench.resolve_data_dir()
     assert rmbench.DATA_ENV in str(err.value) and "_filtered.json" in str(err.value)
     assert _run_cli(monkeypatch, tmp_path, set()) == 2
@@ -252,5 +277,5 @@ def test_malformed_domain_file_is_a_usage_error(env, monkeypatch, tmp_path, caps
     assert _run_cli(monkeypatch, tmp_path, set(), "--data", str(data)) == 2
     assert "'chosen' must hold 3 texts" in capsys.readouterr().err
     (data / "chat.json").unlink()
-    with pytest.raises(UsageError, match="chat.json not found; pass --data DIR"):
+    with pytest.raises(UsageError, match=r"chat\.json not found; pass --data DIR"):
         rmbench.load_domain(data, "chat")

@@ -36,7 +36,9 @@ def test_a_malformed_request_is_reported_in_its_own_line(tmp_path, capsys) -> No
     assert "responses" in line["message"]
 
 
-@pytest.mark.parametrize("argv", [["judge", "--principle", "p", "--prompt", "q", "--response", "a=1"], ["bench", "cost", "--sizes", "2"]])
+@pytest.mark.parametrize(
+    "argv", [["judge", "--principle", "p", "--prompt", "q", "--response", "a=1"], ["bench", "cost", "--sizes", "2"]]
+)
 def test_api_base_without_model_says_to_add_model(argv, tmp_path, capsys) -> None:
     out = ["--out", str(tmp_path)] if argv[0] == "bench" else []
     assert main([*argv, *out, "--api-base", "http://127.0.0.1:9/v1"]) == 2

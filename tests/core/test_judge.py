@@ -21,9 +21,11 @@ from ra_agents import (
     BackendError,
     BackendUnavailable,
     Completion,
+    GenerationSettings,
     Judge,
     JudgeRequest,
     JudgeResult,
+    Message,
     TokenLogprob,
     Usage,
     UsageError,
@@ -31,7 +33,7 @@ from ra_agents import (
 )
 from ra_agents._aggregate import aggregate, normalize
 from ra_agents._types import PassVerdict
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
+from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.protocol import masked_names, verdict_schema
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
@@ -46,21 +48,22 @@ def verdict_text(scores: dict[str, int], ranking: Sequence[str] | None = None) -
 def by_text(score_of: Callable[[str], int]) -> Callable[..., str]:
     """An answer that scores each shown text with ``score_of`` (content-based, order-blind)."""
 
-    def answer(messages: Sequence[dict], settings: dict) -> str:
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> str:
         shown = shown_responses(messages)
         return verdict_text({m: score_of(t) for m, t in shown.items()})
 
     return answer
 
 
-def position_biased(messages: Sequence[dict], settings: dict) -> str:
+def position_biased(messages: Sequence[Message], settings: GenerationSettings) -> str:
     """A judge that always prefers whatever is shown first."""
     shown = list(shown_responses(messages))
     scores = {m: (5 if i == 0 else 1) for i, m in enumerate(shown)}
     return verdict_text(scores, shown)
 
 
-def comparable(result: JudgeResult) -> JudgeResult:
+def comparable(result: object) -> JudgeResult:
+    assert isinstance(result, JudgeResult), result
     return dataclasses.replace(result, latency_s=0.0)
 
 
@@ -98,7 +101,7 @@ async def test_real_names_never_reach_the_backend_and_come_back() -> None:
 
 _name = (
     st.integers(1, 40).map(lambda i: f"model-{i}")
-    | st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10)
+    | st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=10)
     | st.sampled_from(["o'brien", "Zoë", "model-1 ", "Model-2"])
 )
 
@@ -136,7 +139,9 @@ def test_structured_candidates_are_rendered_for_the_judge() -> None:
     backend = ScriptedBackend(default=by_text(lambda t: 3))
     call = {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}
     Judge(backend, seed=0).judge(PRINCIPLE, PROMPT, {"a": {"x": 1}, "b": call})
-    assert sorted(shown_responses(backend.calls[0][0]).values()) == sorted(['{\n  "x": 1\n}', "Tool calls (1):\n-> f({})"])
+    assert sorted(shown_responses(backend.calls[0][0]).values()) == sorted(
+        ['{\n  "x": 1\n}', "Tool calls (1):\n-> f({})"]
+    )
 
 
 # -------------------------------------------------------------------- seeds
@@ -213,7 +218,7 @@ async def test_gives_up_after_max_retries_with_raw_and_attempts(max_retries: int
 
 
 async def test_cut_off_answer_says_to_raise_max_tokens() -> None:
-    cut = Completion(text='<think>Let me compare model-1 and model-2 caref', finish_reason="length", usage=Usage(9, 40))
+    cut = Completion(text="<think>Let me compare model-1 and model-2 caref", finish_reason="length", usage=Usage(9, 40))
     backend = ScriptedBackend([cut, cut])
     with pytest.raises(VerdictError) as info:
         await Judge(backend, max_retries=1, max_tokens=40).ajudge(PRINCIPLE, PROMPT, {"a": "x", "b": "y"})
@@ -338,7 +343,7 @@ def test_normalize() -> None:
 
 
 async def test_expected_scores_are_unmasked() -> None:
-    def with_logprobs(messages: Sequence[dict], settings: dict) -> Completion:
+    def with_logprobs(messages: Sequence[Message], settings: GenerationSettings) -> Completion:
         shown = shown_responses(messages)
         assert settings["top_logprobs"] == 5
         m1, m2 = list(shown)
@@ -355,8 +360,10 @@ async def test_expected_scores_are_unmasked() -> None:
     result = await Judge(backend, seed=4).ajudge(PRINCIPLE, PROMPT, {"a": "x", "b": "y"})
     first = result.passes[0].order[0]
     other = result.passes[0].order[1]
-    assert result.expected_scores[other] == 1.0
-    assert 4.0 < result.expected_scores[first] < 5.0
+    expected = result.expected_scores
+    assert expected is not None
+    assert expected[other] == 1.0
+    assert 4.0 < expected[first] < 5.0
     # logprobs=False or a backend without them: not asked
     backend2 = ScriptedBackend(default=by_text(lambda t: 3), supports_logprobs=True)
     await Judge(backend2, logprobs=False).ajudge(PRINCIPLE, PROMPT, {"a": "x"})
@@ -372,13 +379,15 @@ async def test_expected_scores_are_unmasked() -> None:
 @pytest.mark.parametrize("supports", [True, False])
 async def test_json_schema_is_sent_exactly_when_supported(supports: bool) -> None:
     backend = ScriptedBackend(default=by_text(lambda t: 3), supports_json_schema=supports)
-    await Judge(backend, seed=0, temperature=0.3).ajudge(PRINCIPLE, PROMPT, {"a": "x", "b": "y", "c": "z"}, permutations=2)
-    for _, settings in backend.calls:
-        assert ("json_schema" in settings) is supports
+    await Judge(backend, seed=0, temperature=0.3).ajudge(
+        PRINCIPLE, PROMPT, {"a": "x", "b": "y", "c": "z"}, permutations=2
+    )
+    for _, sent in backend.calls:
+        assert ("json_schema" in sent) is supports
         if supports:
-            assert settings["json_schema"] == verdict_schema(masked_names(3), (1, 5))
-        assert settings["temperature"] == 0.3
-        assert settings["max_tokens"] > 0
+            assert sent["json_schema"] == verdict_schema(masked_names(3), (1, 5))
+        assert sent["temperature"] == 0.3
+        assert sent["max_tokens"] > 0
 
 
 async def test_structured_override_and_custom_scale_in_schema() -> None:
@@ -402,7 +411,7 @@ class _DelayedBackend(ScriptedBackend):
         self.in_flight = 0
         self.peak = 0
 
-    async def generate(self, messages, settings):  # type: ignore[override]
+    async def generate(self, messages, settings):
         prompt = json.loads(messages[1]["content"])["prompt"]
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -426,6 +435,7 @@ async def test_batch_keeps_request_order_when_later_requests_finish_first() -> N
     assert finished == [4, 3, 2, 1, 0]
     assert all(isinstance(r, JudgeResult) for r in results)
     for i, r in enumerate(results):
+        assert isinstance(r, JudgeResult)
         assert r.names == (f"good{i}", f"meh{i}")
         assert r.best == f"good{i}"
 
@@ -442,15 +452,14 @@ async def test_batch_errors_stay_in_place() -> None:
     down = BackendUnavailable("connection refused", status=None)
     content_judge = by_text(lambda t: 5 if t == "4" else 1)
 
-    def answer(messages: Sequence[dict], settings: dict) -> Any:
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> Any:
         prompt = json.loads(messages[1]["content"])["prompt"]
-        return {"explode": RuntimeError("kaboom"), "down": down, "garbled": "not a verdict"}.get(prompt) or content_judge(
-            messages, settings
-        )
+        scripted = {"explode": RuntimeError("kaboom"), "down": down, "garbled": "not a verdict"}.get(prompt)
+        return scripted or content_judge(messages, settings)
 
     backend = ScriptedBackend(default=answer)
     ok = {"principle": PRINCIPLE, "prompt": PROMPT, "responses": {"right": "4", "wrong": "5"}}
-    requests = [
+    requests: list[dict[str, Any]] = [
         ok,
         {"principle": PRINCIPLE, "responses": ["x"]},  # no prompt
         {**ok, "prompt": "explode"},
@@ -466,8 +475,13 @@ async def test_batch_errors_stay_in_place() -> None:
 
     assert len(results) == len(requests)
     for i in (0, 3, 9):
-        assert isinstance(results[i], JudgeResult) and results[i].best == "right"
-    assert isinstance(results[1], UsageError) and "request 1 is malformed" in str(results[1]) and "prompt" in str(results[1])
+        result = results[i]
+        assert isinstance(result, JudgeResult) and result.best == "right"
+    assert (
+        isinstance(results[1], UsageError)
+        and "request 1 is malformed" in str(results[1])
+        and "prompt" in str(results[1])
+    )
     assert isinstance(results[2], BackendError) and "kaboom" in str(results[2])
     assert isinstance(results[2].__cause__, RuntimeError)
     assert results[4] is down
@@ -506,12 +520,13 @@ def test_sync_and_async_give_equal_results() -> None:
 
 
 async def test_sync_call_inside_running_loop_names_the_async_method() -> None:
-    judge = Judge(ScriptedBackend(default=by_text(lambda t: 3)))
+    backend = ScriptedBackend(default=by_text(lambda t: 3))
+    judge = Judge(backend)
     with pytest.raises(UsageError, match=r"await judge\.ajudge\("):
         judge.judge(PRINCIPLE, PROMPT, {"a": "x"})
     with pytest.raises(UsageError, match=r"await judge\.ajudge_batch\("):
         judge.judge_batch([])
-    assert judge.backend.calls == []  # nothing ran
+    assert backend.calls == []  # nothing ran
 
 
 # -------------------------------------------------------------- usage errors
@@ -573,9 +588,7 @@ def test_bad_scale_shape(scale: Any) -> None:
         Judge(ScriptedBackend(), scale=scale)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"permutations": 0}, {"max_retries": -1}, {"concurrency": 0}]
-)
+@pytest.mark.parametrize("kwargs", [{"permutations": 0}, {"max_retries": -1}, {"concurrency": 0}])
 def test_bad_constructor_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match=next(iter(kwargs))):
         Judge(ScriptedBackend(), **kwargs)

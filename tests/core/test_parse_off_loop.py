@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ra_agents import Judge, JudgeResult, VerdictError
+from ra_agents import GenerationSettings, Judge, JudgeResult, Message, VerdictError
 from ra_agents import judge as judge_module
 from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 
@@ -18,7 +18,7 @@ from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 def _answer(padding: str) -> Any:
     """An answer that first loops on ``padding`` and then gives a verdict preferring 'good'."""
 
-    def answer(messages: Sequence[dict[str, Any]], settings: dict[str, Any]) -> str:
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> str:
         shown = shown_responses(messages)
         scores = {m: 5 if text == "good" else 1 for m, text in shown.items()}
         ranking = sorted(scores, key=lambda m: -scores[m])

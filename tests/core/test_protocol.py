@@ -36,20 +36,22 @@ from ra_agents.protocol import (
 )
 
 SCALES = [(1, 5), (0, 10), (-2, 2), (1, 100), (0, 1)]
-SLOW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SLOW = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 # Free text around a verdict: anything that cannot open a JSON object, a think tag or a fence.
 _around_text = st.text(
-    st.characters(blacklist_characters="{<`", blacklist_categories=("Cs",)),
+    st.characters(exclude_characters="{<`", exclude_categories=["Cs"]),
     max_size=40,
 )
 # Texts of candidates and names: unicode, quotes, apostrophes, backslashes, braces, tags.
-_texty = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
-    ["It's 4.", 'He said "no".', "l'été", "{\"scores\": {}}", "</think>", "```json", "\\n", "模型-1", "😀"]
+_texty = st.text(st.characters(exclude_categories=["Cs"]), max_size=30) | st.sampled_from(
+    ["It's 4.", 'He said "no".', "l'été", '{"scores": {}}', "</think>", "```json", "\\n", "模型-1", "😀"]
 )
 _real_name = (
     st.integers(1, 80).map(lambda i: f"model-{i}")
-    | st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+    | st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12)
     | st.sampled_from(["o'brien", "Zoë", "model-1 ", "MODEL-2", "model_3", "0", "ранг"])
 )
 
@@ -178,12 +180,12 @@ def test_round_trip_through_masking_to_real_names(data, n, scale, principle, pro
     real = data.draw(st.lists(_real_name, min_size=n, max_size=n, unique=True), label="real names")
     texts = data.draw(st.lists(_texty, min_size=n, max_size=n, unique=True), label="texts")
     intended = {r: data.draw(st.integers(*scale)) for r in real}
-    text_of = dict(zip(real, texts))
+    text_of = dict(zip(real, texts, strict=False))
 
     order = distinct_orders(real, 1, random.Random(seed))[0]
     assert sorted(order) == sorted(real)
     masked = masked_names(n)
-    real_of = dict(zip(masked, order))
+    real_of = dict(zip(masked, order, strict=False))
     messages = render_messages(principle, prompt, {m: text_of[real_of[m]] for m in masked}, scale=scale)
 
     assert [m["role"] for m in messages] == ["system", "user"]
@@ -213,7 +215,7 @@ def test_render_messages_custom_system_prompt_and_braces() -> None:
         "Keep {low} braces {rubric}",
         "p",
         {"model-1": "a"},
-        system_prompt="Score {low}..{high}.\n{rubric}\nAnswer {{\"scores\": {{}}}}",
+        system_prompt='Score {low}..{high}.\n{rubric}\nAnswer {{"scores": {{}}}}',
         scale=(0, 3),
     )
     system = messages[0]["content"]
@@ -249,7 +251,7 @@ def test_inconsistent_ranking_is_repaired_by_stable_sort(verdict, data) -> None:
     assert parsed.repaired == (expected != list(model_ranking))
     assert parsed.scores == scores
     # among equal scores the model's own order survives
-    for a, b in zip(parsed.ranking, parsed.ranking[1:]):
+    for a, b in zip(parsed.ranking, parsed.ranking[1:], strict=False):
         if scores[a] == scores[b]:
             assert model_ranking.index(a) < model_ranking.index(b)
 
@@ -291,10 +293,26 @@ def garbage(draw: Any) -> tuple[str, list[str], tuple[int, int], str]:
     kind = draw(
         st.sampled_from(
             [
-                "random_text", "truncated", "missing_score", "extra_score", "bad_score", "out_of_scale",
-                "score_float_out_of_scale", "ranking_missing_one", "ranking_duplicate", "ranking_extra",
-                "ranking_unknown_swap", "ranking_not_list", "ranking_non_str", "no_ranking", "no_scores",
-                "scores_not_object", "duplicate_score_key", "duplicate_top_key", "not_json", "in_think_only",
+                "random_text",
+                "truncated",
+                "missing_score",
+                "extra_score",
+                "bad_score",
+                "out_of_scale",
+                "score_float_out_of_scale",
+                "ranking_missing_one",
+                "ranking_duplicate",
+                "ranking_extra",
+                "ranking_unknown_swap",
+                "ranking_not_list",
+                "ranking_non_str",
+                "no_ranking",
+                "no_scores",
+                "scores_not_object",
+                "duplicate_score_key",
+                "duplicate_top_key",
+                "not_json",
+                "in_think_only",
             ]
         )
     )
@@ -387,7 +405,7 @@ def test_error_messages_say_what_is_wrong(text: str, fragment: str) -> None:
 @pytest.mark.parametrize("text", [None, b'{"scores": {"model-1": 5}, "best-to-worst": ["model-1"]}', 5, ["x"]])
 def test_non_text_answer_raises_verdict_error(text: Any) -> None:
     with pytest.raises(VerdictError):
-        parse_verdict(text, ["model-1"])  # type: ignore[arg-type]
+        parse_verdict(text, ["model-1"])
 
 
 def test_deeply_nested_garbage_raises_verdict_error_not_recursion() -> None:
@@ -398,7 +416,9 @@ def test_deeply_nested_garbage_raises_verdict_error_not_recursion() -> None:
 
 
 def test_integral_float_scores_are_accepted_as_ints() -> None:
-    parsed = parse_verdict('{"scores": {"model-1": 5.0, "model-2": 1}, "best-to-worst": ["model-1", "model-2"]}', masked_names(2))
+    parsed = parse_verdict(
+        '{"scores": {"model-1": 5.0, "model-2": 1}, "best-to-worst": ["model-1", "model-2"]}', masked_names(2)
+    )
     assert parsed.scores == {"model-1": 5, "model-2": 1}
     assert type(parsed.scores["model-1"]) is int
 
@@ -463,7 +483,7 @@ def test_repeated_key_inside_the_verdict_is_still_an_error(text: str) -> None:
 
 
 def test_verdicts_inside_every_think_block_are_reasoning() -> None:
-    text = f"<think>first {_V12}</think>{{\"note\": 1}}<think>second {_V12}</think>\n{_V21}"
+    text = f'<think>first {_V12}</think>{{"note": 1}}<think>second {_V12}</think>\n{_V21}'
     parsed = parse_verdict(text, masked_names(2))
     assert parsed.ranking == ["model-2", "model-1"]
     assert "first" in parsed.reasoning and "second" in parsed.reasoning
@@ -476,7 +496,10 @@ def test_a_verdict_only_in_a_later_think_block_is_not_an_answer() -> None:
 
 def test_verdict_nested_in_a_wrapper_object_and_other_keys_first() -> None:
     names = masked_names(2)
-    wrapped = '{"verdict": {"best-to-worst": ["model-2", "model-1"], "meta": {"x": "{"}, "scores": {"model-1": 2, "model-2": 4}}}'
+    wrapped = (
+        '{"verdict": {"best-to-worst": ["model-2", "model-1"], "meta": {"x": "{"}, '
+        '"scores": {"model-1": 2, "model-2": 4}}}'
+    )
     assert parse_verdict(wrapped, names).scores == {"model-1": 2, "model-2": 4}
 
 
@@ -489,9 +512,32 @@ def test_fenced_verdict_leaves_no_empty_fence_in_the_reasoning() -> None:
 
 # Fragments a model stuck in a repetition loop produces, and ones that stress the search.
 _DEGENERATE = [
-    "{", "}", "[", '"', "\\", '"{"', "{{}", '{"a":', '{"a": {"a": ', '"scores":', '{"scores": {',
-    '{"scores": ', '{"scores": {"model-1": 5', '{"a": 1, "a": 2}', "<think>", "</think>", "<think>x",
-    "```", "```json\n{", ": [", '{"best-to-worst": [', "model-1", " ", "\n", "İ", "{\"scores\": {}}",
+    "{",
+    "}",
+    "[",
+    '"',
+    "\\",
+    '"{"',
+    "{{}",
+    '{"a":',
+    '{"a": {"a": ',
+    '"scores":',
+    '{"scores": {',
+    '{"scores": ',
+    '{"scores": {"model-1": 5',
+    '{"a": 1, "a": 2}',
+    "<think>",
+    "</think>",
+    "<think>x",
+    "```",
+    "```json\n{",
+    ": [",
+    '{"best-to-worst": [',
+    "model-1",
+    " ",
+    "\n",
+    "İ",
+    '{"scores": {}}',
 ]
 
 
@@ -506,12 +552,15 @@ def degenerate_text(draw: Any, max_bytes: int = 1 << 16) -> str:
 @given(degenerate_text(), st.sampled_from([None, "field reasoning"]))
 def test_degenerate_answers_are_a_valid_verdict_or_verdict_error(text: str, reasoning: str | None) -> None:
     names = masked_names(2)
+    outcome: Any
     try:
-        parsed = parse_verdict(text, names, reasoning=reasoning)
+        outcome = parse_verdict(text, names, reasoning=reasoning)
     except VerdictError as err:
-        assert err.raw == (f"<think>{reasoning}</think>{text}" if reasoning else text)
+        outcome = err
+    if isinstance(outcome, VerdictError):
+        assert outcome.raw == (f"<think>{reasoning}</think>{text}" if reasoning else text)
     else:  # only a complete, valid verdict may come back
-        assert set(parsed.scores) == set(names) and sorted(parsed.ranking) == names
+        assert set(outcome.scores) == set(names) and sorted(outcome.ranking) == names
 
 
 @SLOW
@@ -520,7 +569,7 @@ def test_a_verdict_after_degenerate_text_is_found(garbage: str, between: str, ve
     """Garbage before the final verdict, and a draft plus garbage before that, never hide it."""
     names, scale, scores, ranking = verdict
     final = dump_verdict(scores, ranking, style)
-    draft = dump_verdict({m: scale[0] for m in names}, list(reversed(names)))
+    draft = dump_verdict(dict.fromkeys(names, scale[0]), list(reversed(names)))
     for text in (garbage + final, draft + between + garbage + "\n" + final):
         parsed = parse_verdict(text, names, scale=scale)
         assert parsed.scores == scores
@@ -621,7 +670,10 @@ def test_schema_rejects_what_parser_rejects_except_duplicates(case) -> None:
 def test_schema_rejects_examples() -> None:
     names = masked_names(3)
     validator = jsonschema.Draft202012Validator(verdict_schema(names))
-    good = {"scores": {"model-1": 5, "model-2": 3, "model-3": 1}, RANKING_KEY: ["model-1", "model-2", "model-3"]}
+    good: dict[str, Any] = {
+        "scores": {"model-1": 5, "model-2": 3, "model-3": 1},
+        RANKING_KEY: ["model-1", "model-2", "model-3"],
+    }
     assert validator.is_valid(good)
     assert not validator.is_valid({**good, "extra": 1})
     assert not validator.is_valid({**good, "scores": {**good["scores"], "model-4": 2}})
@@ -702,7 +754,7 @@ class Step:
 
 
 def test_render_string_passes_through() -> None:
-    assert render_candidate("It's \"fine\" ✓\n") == "It's \"fine\" ✓\n"
+    assert render_candidate('It\'s "fine" ✓\n') == 'It\'s "fine" ✓\n'
 
 
 def test_render_dict_pydantic_dataclass_as_json() -> None:
@@ -737,10 +789,7 @@ def test_render_langchain_ai_message_with_tool_calls() -> None:
         ],
     )
     assert render_candidate(msg) == (
-        "Let me look that up.\n"
-        "Tool calls (2):\n"
-        '-> search({"k": 3, "query": "weather Paris"})\n'
-        "-> calc({})"
+        'Let me look that up.\nTool calls (2):\n-> search({"k": 3, "query": "weather Paris"})\n-> calc({})'
     )
     assert render_candidate(messages.AIMessage(content="Just text.")) == "Just text."
     # list-of-blocks content is kept, as JSON
@@ -757,9 +806,7 @@ def test_render_openai_shaped_message() -> None:
             {"id": "c2", "type": "function", "function": {"name": "raw", "arguments": "not json"}},
         ],
     }
-    assert render_candidate(msg) == (
-        'Tool calls (2):\n-> get_weather({"city": "Zürich"})\n-> raw("not json")'
-    )
+    assert render_candidate(msg) == ('Tool calls (2):\n-> get_weather({"city": "Zürich"})\n-> raw("not json")')
 
 
 def test_render_tool_calls_as_objects() -> None:
@@ -776,6 +823,7 @@ def test_render_tool_calls_as_objects() -> None:
 def test_check_candidates() -> None:
     assert check_candidates({"b": "x", "a": 1}, max_candidates=5, render=render_candidate) == (["b", "a"], ["x", "1"])
     assert check_candidates(["x", "y"], max_candidates=5, render=render_candidate) == (["0", "1"], ["x", "y"])
+    bad: Any
     for bad in ({}, [], "text", b"bytes", 5, None):
         with pytest.raises(UsageError):
             check_candidates(bad, max_candidates=5, render=render_candidate)
@@ -829,7 +877,7 @@ def test_expected_scores_weight_the_digit_alternatives(n: int, seed: int, data) 
     for m in names:
         weights = data.draw(st.lists(st.floats(0.01, 1.0), min_size=5, max_size=5))
         total = sum(weights)
-        dists[m] = {str(d): w / total for d, w in zip(range(1, 6), weights)}
+        dists[m] = {str(d): w / total for d, w in zip(range(1, 6), weights, strict=False)}
     tokens = _tokens_for(scores, dists, seed)
     assert parse_verdict("".join(t.token for t in tokens), names).scores == scores  # the stream is a verdict
 
@@ -844,15 +892,22 @@ def test_expected_scores_weight_the_digit_alternatives(n: int, seed: int, data) 
 
 def test_expected_scores_renormalises_over_the_scale() -> None:
     top = {"4": math.log(0.6), "5": math.log(0.2), "9": math.log(0.1), "x": math.log(0.1)}
-    tokens = [TokenLogprob('{"scores": {"model-1": ', -0.1), TokenLogprob("4", math.log(0.6), top), TokenLogprob("}}", 0.0)]
+    tokens = [
+        TokenLogprob('{"scores": {"model-1": ', -0.1),
+        TokenLogprob("4", math.log(0.6), top),
+        TokenLogprob("}}", 0.0),
+    ]
     got = expected_scores(tokens, ["model-1"], (1, 5))
     assert got == {"model-1": pytest.approx((4 * 0.6 + 5 * 0.2) / 0.8)}
 
 
 def test_expected_scores_none_when_a_score_cannot_be_found() -> None:
     names = masked_names(2)
-    only_first = [TokenLogprob('{"scores": {"model-1": ', 0.0), TokenLogprob("4", 0.0, {"4": 0.0}),
-                  TokenLogprob(', "model-2": 45}', 0.0)]  # a two-digit token is not a score token
+    only_first = [
+        TokenLogprob('{"scores": {"model-1": ', 0.0),
+        TokenLogprob("4", 0.0, {"4": 0.0}),
+        TokenLogprob(', "model-2": 45}', 0.0),
+    ]  # a two-digit token is not a score token
     assert expected_scores(only_first, names) is None
     assert expected_scores([], names) is None
     tokens = _tokens_for({"model-1": 3}, {"model-1": {"3": 1.0}})
@@ -862,9 +917,12 @@ def test_expected_scores_none_when_a_score_cannot_be_found() -> None:
 
 def test_expected_scores_ignore_unknown_names_and_keep_first_occurrence() -> None:
     tokens = [
-        TokenLogprob('{"scores": {"model-7": ', 0.0), TokenLogprob("1", 0.0, {"1": 0.0}),
-        TokenLogprob(', "model-1": ', 0.0), TokenLogprob("2", 0.0, {"2": 0.0}),
-        TokenLogprob('}} again {"model-1": ', 0.0), TokenLogprob("5", 0.0, {"5": 0.0}),
+        TokenLogprob('{"scores": {"model-7": ', 0.0),
+        TokenLogprob("1", 0.0, {"1": 0.0}),
+        TokenLogprob(', "model-1": ', 0.0),
+        TokenLogprob("2", 0.0, {"2": 0.0}),
+        TokenLogprob('}} again {"model-1": ', 0.0),
+        TokenLogprob("5", 0.0, {"5": 0.0}),
     ]
     assert expected_scores(tokens, ["model-1"]) == {"model-1": 2.0}
 

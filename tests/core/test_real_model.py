@@ -12,10 +12,11 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
-from ra_agents import Judge, UsageError
+from ra_agents import Judge, JudgeResult, UsageError
 from ra_agents.models import BUNDLED_MODEL_NAME, ensure_bundled_model
 
 pytestmark = pytest.mark.real_model
@@ -68,7 +69,7 @@ async def test_temperature_zero_is_deterministic(local_backend) -> None:
 async def test_padded_batch_keeps_order_and_matches_single_requests(local_backend) -> None:
     """Requests of different lengths share one left-padded generation."""
     judge = Judge(local_backend, seed=3, concurrency=4)
-    requests = [
+    requests: list[dict[str, Any]] = [
         {"principle": PRINCIPLE, "prompt": PROMPT, "responses": {"x": "Paris.", "y": "Rome."}},
         {"principle": "Be helpful.", "prompt": "Say hi in French, explaining the register used.",
          "responses": ["Bonjour !", "Salut, which is informal and used with friends.", "Hello."]},
@@ -81,6 +82,7 @@ async def test_padded_batch_keeps_order_and_matches_single_requests(local_backen
     assert isinstance(results[2], UsageError)
     # padding must not change what a request generates on its own
     alone = await judge.ajudge(**requests[0])
+    assert isinstance(results[0], JudgeResult)
     assert alone.passes[0].raw == results[0].passes[0].raw
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from guardrails import AsyncGuard, Guard
 from guardrails.errors import ValidationError
@@ -46,7 +48,7 @@ def test_guard_passes_a_good_output() -> None:
     outcome = _guard(PrincipleValidator(judge, PRINCIPLE, threshold=0.5)).validate(SAFE, metadata={"prompt": "Dose?"})
     assert outcome.validation_passed is True
     assert outcome.validated_output == SAFE
-    (messages, _), = backend.calls
+    ((messages, _),) = backend.calls
     assert '"prompt": "Dose?"' in messages[1]["content"]
     assert list(shown_responses(messages).values()) == [SAFE]
 
@@ -109,7 +111,7 @@ def json_principle(backend: ScriptedBackend) -> str:
     ("policy", "passed"),
     [("fail", False), ("pass", True)],
 )
-def test_judge_failure_fails_closed_or_open(policy: str, passed: bool) -> None:
+def test_judge_failure_fails_closed_or_open(policy: Literal["fail", "pass"], passed: bool) -> None:
     judge, _ = _judge(BackendUnavailable("server down"))
     outcome = _guard(PrincipleValidator(judge, PRINCIPLE, on_judge_error=policy, on_fail="noop")).validate(SAFE)
     assert outcome.validation_passed is passed

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import MemorySaver
 from langgraph.graph import START, StateGraph
@@ -83,7 +83,7 @@ def shown_texts(backend: ScriptedBackend) -> list[list[str]]:
     return [sorted(shown_responses(messages).values()) for messages, _ in backend.calls]
 
 
-def thread(name: str) -> dict[str, Any]:
+def thread(name: str) -> RunnableConfig:
     return {"configurable": {"thread_id": name}}
 
 
@@ -214,14 +214,14 @@ def test_sync_invoke_matches_async_and_keeps_stream_and_spans(spans):
     graph = build_best_of_n(generator(lambda i, m: "good" if i == 1 else "bad"), judge, n=3, principle=PRINCIPLE)
 
     with trace.get_tracer("test").start_as_current_span("sync run") as run:
-        chunks = list(graph.stream({"prompt": "p"}, stream_mode=["custom", "values"]))
-    sync_state = chunks[-1][1]
+        chunks: list[Any] = list(graph.stream({"prompt": "p"}, stream_mode=["custom", "values"]))
+    sync_state: Any = chunks[-1][1]
     async_state = asyncio.run(graph.ainvoke({"prompt": "p"}))
 
     assert sync_state == async_state
     assert sync_state["answer"] == "good"
     assert [c for mode, c in chunks if mode == "custom"] == [{"ra_verdict": sync_state["verdict"], "node": "rank"}]
-    sync_span = [s for s in spans.get_finished_spans() if s.name == "chat scripted"][0]
+    sync_span = next(s for s in spans.get_finished_spans() if s.name == "chat scripted")
     assert sync_span.parent.span_id == run.get_span_context().span_id
     assert len(backend.calls) == 2
 
@@ -592,6 +592,7 @@ def test_every_graph_in_langgraph_json_loads(monkeypatch):
     for name, target in listed.items():
         path, attr = target.split(":")
         spec = importlib.util.spec_from_file_location(f"served_{name}", ROOT / path)
+        assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         graph = getattr(module, attr)
@@ -623,7 +624,7 @@ async def test_best_of_n_on_the_served_model(served, spans):
 
     with trace.get_tracer("test").start_as_current_span("graph run") as run:
         stream = graph.astream({"prompt": "What is the capital of France?"}, stream_mode=["custom", "values"])
-        chunks = [c async for c in stream]
+        chunks: list[Any] = [c async for c in stream]
 
     state = chunks[-1][1]
     assert len(state["candidates"]) == 2 and all(isinstance(c, str) for c in state["candidates"])

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 os.environ["LANGSMITH_TRACING"] = "false"
 os.environ["LANGCHAIN_TRACING_V2"] = "false"
 
-from langsmith import Client, aevaluate, evaluate  # noqa: E402
-from langsmith.evaluation.evaluator import DynamicComparisonRunEvaluator  # noqa: E402
-from langsmith.schemas import Example, Run  # noqa: E402
+from langsmith import Client, aevaluate, evaluate
+from langsmith.evaluation.evaluator import DynamicComparisonRunEvaluator
+from langsmith.schemas import Example, Run
 
-from ra_agents import Judge, UsageError, VerdictError  # noqa: E402
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses  # noqa: E402
-from ra_agents.integrations.langsmith import (  # noqa: E402
+from ra_agents import Judge, UsageError, VerdictError
+from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
+from ra_agents.integrations.langsmith import (
     acomparative_evaluator,
     aprinciple_evaluator,
     comparative_evaluator,
@@ -62,7 +64,7 @@ def _target(inputs: dict) -> dict:
     return {"answer": "5" if inputs["question"] == "2+2?" else "4"}
 
 
-def _rows(results) -> dict[str, dict]:
+def _rows(results: Any) -> dict[str, Any]:
     out = {}
     for row in results:
         (feedback,) = row["evaluation_results"]["results"]
@@ -97,11 +99,9 @@ async def test_aevaluate_offline_with_async_evaluator(client: Client) -> None:
     async def target(inputs: dict) -> dict:
         return _target(inputs)
 
-    results = await aevaluate(target, data=_examples(), evaluators=[evaluator], upload_results=False, client=client)
-    rows = {}
-    async for row in results:
-        (feedback,) = row["evaluation_results"]["results"]
-        rows[row["example"].inputs["question"]] = feedback
+    # langsmith's hints type async evaluators as (run, example) only; it calls this one by its parameter names
+    results = await aevaluate(target, data=_examples(), evaluators=[evaluator], upload_results=False, client=client)  # type: ignore[list-item]
+    rows = _rows([row async for row in results])
     assert rows["2+2?"].score == 0.0 and rows["2+2?"].metadata["beats_reference"] is False
     assert rows["3+1?"].score == 1.0
 
@@ -150,10 +150,14 @@ def test_bad_inputs_raise_clear_usage_errors() -> None:
         principle_evaluator(judge, "  ")
     with pytest.raises(UsageError, match="principle is empty"):
         comparative_evaluator(judge, "")
-    bad_rows = [
+    bad_rows: list[tuple[Callable[..., dict[str, Any]], tuple[dict[str, Any], ...], str]] = [
         (principle_evaluator(judge, PRINCIPLE), ({"q": "?"}, {}, {}), "no outputs to judge"),
         (principle_evaluator(judge, PRINCIPLE), ({"q": "?"}, {"answer": None}, {}), "did the target fail"),
-        (principle_evaluator(judge, PRINCIPLE, prompt_from="question"), ({"q": "?"}, {"a": "4"}, {}), "no 'question' in the inputs"),
+        (
+            principle_evaluator(judge, PRINCIPLE, prompt_from="question"),
+            ({"q": "?"}, {"a": "4"}, {}),
+            "no 'question' in the inputs",
+        ),
         (
             principle_evaluator(judge, PRINCIPLE, key="k", reference="gold"),
             ({"q": "?"}, {"a": "4"}, {"answer": "4"}),
@@ -189,7 +193,11 @@ def test_expected_scores_are_used_when_available() -> None:
         name = next(iter(shown_responses(messages)))
         text = f'{{"scores": {{"{name}": 4}}, "best-to-worst": ["{name}"]}}'
         head = f'{{"scores": {{"{name}": '
-        tokens = [TokenLogprob(head, 0.0), TokenLogprob("4", -0.1, {"4": -0.1, "5": -2.4}), TokenLogprob(text[len(head) + 1 :], 0.0)]
+        tokens = [
+            TokenLogprob(head, 0.0),
+            TokenLogprob("4", -0.1, {"4": -0.1, "5": -2.4}),
+            TokenLogprob(text[len(head) + 1 :], 0.0),
+        ]
         return Completion(text=text, logprobs=tokens)
 
     backend = ScriptedBackend(default=answer, supports_logprobs=True)

@@ -31,6 +31,12 @@ def _sent(backend: ScriptedBackend) -> list[tuple[str, list[str]]]:
     return sorted(out)
 
 
+def _judged(rewards: list[float | None]) -> list[float]:
+    """The rewards, every one of them judged (none the ``None`` fallback)."""
+    assert None not in rewards, rewards
+    return [r for r in rewards if r is not None]
+
+
 def test_one_listwise_call_per_group_and_rewards_in_input_order() -> None:
     judge, backend = _judge()
     reward = grpo_reward(judge, PRINCIPLE)
@@ -52,7 +58,13 @@ def test_conversational_prompts_and_completions() -> None:
     completions = [
         [{"role": "assistant", "content": "4"}],
         [{"role": "assistant", "content": [{"type": "text", "text": "five"}]}],
-        [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "calc", "arguments": '{"x": "2+2"}'}}]}],
+        [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"function": {"name": "calc", "arguments": '{"x": "2+2"}'}}],
+            }
+        ],
     ]
     rewards = reward(prompts=[prompt] * 3, completions=completions)
     assert rewards[:2] == [1.0, 0.0]
@@ -85,7 +97,8 @@ def test_a_failed_group_gets_the_fallback_and_spares_the_others(caplog: pytest.L
         zeroed = grpo_reward(judge, PRINCIPLE, fallback=0.0)
         assert zeroed(prompts=prompts, completions=completions) == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     assert rewards == [1.0, 0.0, None, None, 0.0, 1.0]
-    assert zeroed.stats.failed_groups == 1 and "VerdictError" in zeroed.stats.last_error
+    assert zeroed.stats.failed_groups == 1
+    assert zeroed.stats.last_error is not None and "VerdictError" in zeroed.stats.last_error
     assert "(items 2-3) got the fallback None" in caplog.text
 
 
@@ -106,7 +119,9 @@ def test_backend_failure_is_isolated_too() -> None:
 def test_principle_column_and_raw_scores() -> None:
     judge, backend = _judge(prefer(lambda t: "4" in t, high=4, low=2))
     reward = grpo_reward(judge, PRINCIPLE, principle_column="rule", score="raw")
-    rewards = reward(prompts=["q", "q", "q", "q"], completions=["4", "5", "4", "5"], rule=["Be kind.", "Be kind.", "", ""])
+    rewards = reward(
+        prompts=["q", "q", "q", "q"], completions=["4", "5", "4", "5"], rule=["Be kind.", "Be kind.", "", ""]
+    )
     assert rewards == [4.0, 2.0, 4.0, 2.0]
     principles = sorted(json.loads(m[1]["content"])["principle"] for m, _ in backend.calls)
     assert principles == sorted([PRINCIPLE, "Be kind."])  # a new principle starts a new group
@@ -128,8 +143,8 @@ def test_expected_scores_give_continuous_rewards() -> None:
         return Completion(text=f"{head}5{middle}1{tail}", logprobs=tokens)
 
     judge = Judge(ScriptedBackend(default=answer, supports_logprobs=True), seed=0)
-    auto = grpo_reward(judge, PRINCIPLE)(prompts=["q", "q"], completions=["x", "y"])
-    plain = grpo_reward(judge, PRINCIPLE, score="normalized")(prompts=["q", "q"], completions=["x", "y"])
+    auto = _judged(grpo_reward(judge, PRINCIPLE)(prompts=["q", "q"], completions=["x", "y"]))
+    plain = _judged(grpo_reward(judge, PRINCIPLE, score="normalized")(prompts=["q", "q"], completions=["x", "y"]))
     assert sorted(plain) == [0.0, 1.0]
     assert all(0.0 < r < 1.0 for r in auto)  # between the integer scores
     assert sorted(auto)[0] < 0.1 and sorted(auto)[1] > 0.9
@@ -142,7 +157,7 @@ def test_bad_arguments_raise() -> None:
     with pytest.raises(UsageError, match="num_generations"):
         grpo_reward(judge, PRINCIPLE, num_generations=0)
     with pytest.raises(UsageError, match="score"):
-        grpo_reward(judge, PRINCIPLE, score="best")  # type: ignore[typeddict-item]
+        grpo_reward(judge, PRINCIPLE, score="best")  # type: ignore[arg-type]
     reward = grpo_reward(judge, PRINCIPLE)
     with pytest.raises(UsageError, match="pair up"):
         reward(prompts=["q"], completions=["a", "b"])

@@ -76,9 +76,7 @@ class Upstream:
 
 def _start(*flags: str, upstream: Upstream | None = None, model: str | None = None, api_base: str | None = None):
     port = _free_port()
-    backend = (
-        ["--model", model or "hosted_vllm/x", "--api-base", api_base or (upstream.api_base if upstream else "")]
-    )
+    backend = ["--model", model or "hosted_vllm/x", "--api-base", api_base or (upstream.api_base if upstream else "")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "RA_AGENTS_TIMEOUT": "20"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ra_agents.cli", "serve", "--port", str(port), *backend, *flags],
@@ -125,8 +123,19 @@ def upstream() -> Iterator[Upstream]:
 def server(upstream: Upstream) -> Iterator[str]:
     """The open server (no key), small limits, OpenRLHF groups of 3 waiting at most 1.5 s."""
     proc, base = _start(
-        "--group-size", "3", "--group-wait", "1.5", "--max-candidates", "8", "--max-batch", "300",
-        "--max-body-bytes", "1000000", "--max-in-flight", "64", upstream=upstream,
+        "--group-size",
+        "3",
+        "--group-wait",
+        "1.5",
+        "--max-candidates",
+        "8",
+        "--max-batch",
+        "300",
+        "--max-body-bytes",
+        "1000000",
+        "--max-in-flight",
+        "64",
+        upstream=upstream,
     )
     yield base
     _stop(proc)
@@ -171,19 +180,40 @@ def test_batch_keeps_request_order_and_isolates_bad_items(server: str) -> None:
         (b"{not json", 422, "not valid JSON"),
         (b"", 422, "empty"),
         (b'{"principle": "p", "prompt": "q", "responses": {"a": "x", "a": "y"}}', 422, "'a' twice"),
-        (json.dumps({"principle": "p", "prompt": "q", "responses": {str(i): "x" for i in range(9)}}).encode(), 422,
-         "max_candidates=8"),
-        (json.dumps({"principle": "p", "prompt": "q", "responses": ["x" * 300_000]}).encode(), 422,
-         "max_candidate_chars=200000"),
-        (json.dumps({"principle": "p" * 250_000, "prompt": "q", "responses": ["x"]}).encode(), 422,
-         "max_principle_chars=200000"),
-        (json.dumps({"principle": "p", "prompt": "q", "responses": ["x" * 199_000] * 6}).encode(), 413,
-         "max_body_bytes=1000000"),
+        (
+            json.dumps({"principle": "p", "prompt": "q", "responses": {str(i): "x" for i in range(9)}}).encode(),
+            422,
+            "max_candidates=8",
+        ),
+        (
+            json.dumps({"principle": "p", "prompt": "q", "responses": ["x" * 300_000]}).encode(),
+            422,
+            "max_candidate_chars=200000",
+        ),
+        (
+            json.dumps({"principle": "p" * 250_000, "prompt": "q", "responses": ["x"]}).encode(),
+            422,
+            "max_principle_chars=200000",
+        ),
+        (
+            json.dumps({"principle": "p", "prompt": "q", "responses": ["x" * 199_000] * 6}).encode(),
+            413,
+            "max_body_bytes=1000000",
+        ),
         (json.dumps({"principle": " ", "prompt": "q", "responses": ["x"]}).encode(), 422, "principle"),
         (json.dumps({"principle": "p", "prompt": "q", "responses": {}}).encode(), 422, "empty"),
     ],
-    ids=["malformed", "empty-body", "duplicate-names", "candidates", "candidate-chars", "principle-chars",
-         "body-bytes", "blank-principle", "no-candidates"],
+    ids=[
+        "malformed",
+        "empty-body",
+        "duplicate-names",
+        "candidates",
+        "candidate-chars",
+        "principle-chars",
+        "body-bytes",
+        "blank-principle",
+        "no-candidates",
+    ],
 )
 def test_bad_input_is_a_4xx_that_names_the_problem(server: str, body: bytes, status: int, fragment: str) -> None:
     r = httpx.post(f"{server}/v1/judge", content=body, headers={"content-type": "application/json"}, timeout=30)
@@ -256,8 +286,10 @@ def test_openrlhf_groups_interleaved_concurrent_samples(server: str, upstream: U
         async with httpx.AsyncClient(timeout=30) as client:
             return await asyncio.gather(
                 *(
-                    client.post(f"{server}/v1/rewards/openrlhf",
-                                json={"query": [q], "prompts": [p], "labels": [json.dumps({"principle": "good wins"})]})
+                    client.post(
+                        f"{server}/v1/rewards/openrlhf",
+                        json={"query": [q], "prompts": [p], "labels": [json.dumps({"principle": "good wins"})]},
+                    )
                     for p, q in order
                 )
             )
@@ -316,6 +348,7 @@ def test_load_200_requests_16_clients_nothing_lost_or_misordered(server: str) ->
 def test_backend_killed_mid_load_then_back(upstream: Upstream) -> None:
     proc, base = _start(upstream=upstream)
     try:
+
         async def run() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=60) as client:
                 first = [client.post(f"{base}/v1/judge", json=_req(i)) for i in range(20)]
@@ -347,6 +380,7 @@ def test_backend_killed_mid_load_then_back(upstream: Upstream) -> None:
 def test_in_flight_bound_answers_429_with_retry_after(upstream: Upstream) -> None:
     proc, base = _start("--max-in-flight", "2", upstream=upstream)
     try:
+
         async def run() -> list[httpx.Response]:
             slow = {"principle": "p", "prompt": "slow:1.5", "responses": {"a": "good", "b": "bad"}}
             async with httpx.AsyncClient(timeout=60) as client:
@@ -422,8 +456,9 @@ def test_server_in_front_of_the_served_model(vllm_server: Any) -> None:
         assert httpx.get(f"{base}/ready").json()["ready"] is True
         import rewardanything
 
-        result = rewardanything.Client(base, timeout=300, max_retries=0).judge("Correct first.", "2+2?",
-                                                                               {"right": "4", "wrong": "5"})
+        result = rewardanything.Client(base, timeout=300, max_retries=0).judge(
+            "Correct first.", "2+2?", {"right": "4", "wrong": "5"}
+        )
         assert sorted(result.ranking) == ["right", "wrong"] and set(result.scores) == {"right", "wrong"}
     finally:
         _stop(proc)
