@@ -444,6 +444,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
             for r in raw:
                 try:
                     req = ra_request(r)
+                    check_limits(req.principle, req.prompt, req.responses)
                     items.append(JudgeRequest(principle=req.principle, prompt=req.prompt, responses=req.responses))
                 except RAError as exc:
                     items.append(exc)
@@ -453,8 +454,6 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                     i, e = bad[0]
                     raise UsageError(f"request {i} of the batch: {e}")
             todo = [(i, r) for i, r in enumerate(items) if isinstance(r, JudgeRequest)]
-            for _, r in todo:
-                check_limits(r.principle, r.prompt, r.responses)
             results = await current_judge().ajudge_batch([r for _, r in todo])
             out: list[Any] = list(items)
             for (i, _), res in zip(todo, results, strict=False):

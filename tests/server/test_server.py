@@ -268,6 +268,10 @@ def test_reference_shapes_and_no_silent_empty_verdicts(server: str) -> None:
     mixed = [_req(0), {"principle": "p", "prompt": "q"}]
     strict = httpx.post(f"{server}/api/rewardanything_batch", json=mixed)
     assert strict.status_code == 422 and "request 1" in strict.json()["error"]["message"]
+    too_many = {"principle": "p", "prompt": "q", "responses": {str(i): "x" for i in range(9)}}
+    over = httpx.post(f"{server}/api/rewardanything_batch?partial=true", json=[too_many, _req(2)])
+    assert over.status_code == 200 and over.json()[1]["results"]["best-to-worst"][0] == "c2"
+    assert "max_candidates=8" in over.json()[0]["error"]["message"]
     partial = httpx.post(f"{server}/api/rewardanything_batch?partial=true", json=mixed)
     assert partial.status_code == 200
     assert partial.json()[0]["results"]["best-to-worst"][0] == "c0" and "error" in partial.json()[1]
