@@ -214,6 +214,20 @@ class JudgeResult:
         }
 
 
+def validation_summary(exc: Any, *, limit: int | None = None) -> str:
+    """``loc: message`` for each error of a pydantic (or FastAPI) validation error, ``; ``-joined.
+
+    FastAPI's leading ``body`` location is dropped; ``limit`` caps how many errors are listed.
+    """
+    errors = list(exc.errors())
+    parts = []
+    for e in errors[:limit]:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{loc}: {e.get('msg')}")
+    more = "; ..." if limit is not None and len(errors) > limit else ""
+    return "; ".join(parts) + more
+
+
 class JudgeRequest(BaseModel):
     """One judging request, as read from a file or an HTTP body.
 

@@ -241,10 +241,10 @@ ErrorType = Literal[
 ]
 
 
-def error_to_wire(exc: RAError, *, limit: str | None = None, value: int | None = None) -> ErrorOut:
-    """A library error as its wire model."""
+def error_to_wire(exc: RAError) -> ErrorOut:
+    """A library error as its wire model (with the ``limit`` and ``value`` a server limit error carries)."""
     name = type(exc).__name__ if type(exc).__name__ in _ERROR_TYPES else _nearest(exc)
-    return ErrorOut(type=name, message=str(exc), limit=limit, value=value)
+    return ErrorOut(type=name, message=str(exc), limit=getattr(exc, "limit", None), value=getattr(exc, "value", None))
 
 
 def _nearest(exc: RAError) -> str:

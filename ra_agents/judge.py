@@ -15,7 +15,17 @@ from ._aggregate import aggregate, normalize
 from ._errors import BackendError, RAError, UsageError, VerdictError
 from ._sync import run_sync
 from ._telemetry import judge_span, record_result
-from ._types import Backend, Completion, GenerationSettings, JudgeRequest, JudgeResult, Message, PassVerdict, Usage
+from ._types import (
+    Backend,
+    Completion,
+    GenerationSettings,
+    JudgeRequest,
+    JudgeResult,
+    Message,
+    PassVerdict,
+    Usage,
+    validation_summary,
+)
 
 __all__ = ["Judge", "BatchItem"]
 
@@ -231,7 +241,7 @@ class Judge:
                         req.principle, req.prompt, req.responses, permutations=req.permutations, seed=req.seed
                     )
                 except ValidationError as exc:
-                    outcome = UsageError(f"request {index} is malformed: {_pydantic_summary(exc)}")
+                    outcome = UsageError(f"request {index} is malformed: {validation_summary(exc)}")
                 except RAError as exc:
                     outcome = exc
                 except Exception as exc:  # noqa: BLE001 - a batch must not lose the other results
@@ -367,7 +377,3 @@ def _final_verdict_error(err: VerdictError, completion: Completion, attempts: in
             "raise max_tokens (reasoning models need room for their reasoning plus the JSON verdict)"
         )
     return VerdictError(message, raw=err.raw, finish_reason=completion.finish_reason, attempts=attempts)
-
-
-def _pydantic_summary(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())

@@ -135,6 +135,14 @@ class LiteLLMBackend:
         )
         return cls(group, router=router, timeout=timeout, num_retries=num_retries, **kwargs)
 
+    @property
+    def endpoints(self) -> list[tuple[str, str | None]]:
+        """Every server URL this backend calls, with its key: the one ``api_base``, or each replica's."""
+        if self.router is not None:
+            params = [entry.get("litellm_params", {}) for entry in getattr(self.router, "model_list", [])]
+            return [(p["api_base"], p.get("api_key")) for p in params if p.get("api_base")]
+        return [(self.api_base, self.api_key)] if self.api_base else []
+
     async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 

@@ -26,9 +26,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from .._errors import (
@@ -41,7 +41,7 @@ from .._errors import (
     UsageError,
     VerdictError,
 )
-from .._types import JudgeRequest, JudgeResult
+from .._types import JudgeRequest, JudgeResult, validation_summary
 from .._wire import (
     BatchItemOut,
     BatchOut,
@@ -71,6 +71,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 __all__ = ["create_app", "create_app_from_env", "build_judge", "LimitError"]
 
 access_log = logging.getLogger("ra_agents.server.access")
+_M = TypeVar("_M", bound=BaseModel)
 _tracer = trace.get_tracer("ra_agents.server")
 
 
@@ -139,18 +140,20 @@ def _status_of(exc: RAError) -> int:
 
 
 def _error_response(exc: RAError, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    limit = getattr(exc, "limit", None)
-    value = getattr(exc, "value", None)
-    body = ErrorBody(error=error_to_wire(exc, limit=limit, value=value))
+    body = ErrorBody(error=error_to_wire(exc))
     return JSONResponse(body.model_dump(), status_code=_status_of(exc), headers=dict(headers or {}))
 
 
-def _pydantic_message(exc: ValidationError | RequestValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{loc}: {e.get('msg')}")
-    return "malformed request: " + "; ".join(parts[:8]) + ("; ..." if len(parts) > 8 else "")
+def _validated(model: type[_M], raw: Any) -> _M:
+    """``raw`` as ``model``, or a UsageError listing what is wrong."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise UsageError(_malformed(exc)) from None
+
+
+def _malformed(exc: ValidationError | RequestValidationError) -> str:
+    return "malformed request: " + validation_summary(exc, limit=8)
 
 
 def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = None) -> FastAPI:
@@ -232,7 +235,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error_response(UsageError(_pydantic_message(exc)))
+        return _error_response(UsageError(_malformed(exc)))
 
     @app.exception_handler(RAError)
     async def on_ra_error(request: Request, exc: RAError) -> JSONResponse:
@@ -324,10 +327,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         return result
 
     def parse_request(raw: Any) -> JudgeRequest:
-        try:
-            req = JudgeRequest.model_validate(raw)
-        except ValidationError as exc:
-            raise UsageError(_pydantic_message(exc)) from None
+        req = _validated(JudgeRequest, raw)
         check_limits(req.principle, req.prompt, req.responses)
         return req
 
@@ -392,9 +392,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     def _item_error(index: int, rid: Any, exc: RAError) -> BatchItemOut:
         if isinstance(exc, VerdictError):
             metrics.verdict_failures.inc()
-        limit = getattr(exc, "limit", None)
-        value = getattr(exc, "value", None)
-        return BatchItemOut(index=index, id=rid, ok=False, error=error_to_wire(exc, limit=limit, value=value))
+        return BatchItemOut(index=index, id=rid, ok=False, error=error_to_wire(exc))
 
     # ------------------------------------------------- RewardAnything compatible
 
@@ -403,10 +401,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         return RAResponse(thoughts=result.reasoning, results={"scores": scores, "best-to-worst": list(result.ranking)})
 
     def ra_request(raw: Any) -> RARequest:
-        try:
-            req = RARequest.model_validate(raw)
-        except ValidationError as exc:
-            raise UsageError(_pydantic_message(exc)) from None
+        req = _validated(RARequest, raw)
         extra = sorted(set(raw) - set(RARequest.model_fields)) if isinstance(raw, dict) else []
         if extra:
             raise UsageError(
@@ -491,10 +486,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, dependencies=guarded, tags=["rl"])
     async def openrlhf(request: Request) -> OpenRLHFResponse:
         """OpenRLHF's remote reward: each sample judged within its prompt's group, one call per group."""
-        try:
-            body = OpenRLHFRequest.model_validate(await _json_body(request))
-        except ValidationError as exc:
-            raise UsageError(_pydantic_message(exc)) from None
+        body = _validated(OpenRLHFRequest, await _json_body(request))
         n = len(body.query)
         if body.prompts is not None and len(body.prompts) != n:
             raise UsageError(f"'prompts' has {len(body.prompts)} items but 'query' has {n}; send one prompt per query")
@@ -619,22 +611,17 @@ def _too_large(settings: ServerSettings) -> JSONResponse:
 
 
 async def _backend_problem(judge: Judge) -> str | None:
-    """Why the judge's backend cannot serve now, or None. Servers are asked ``GET /models``."""
-    backend = judge.backend
-    bases = getattr(backend, "api_bases", None) or [getattr(backend, "api_base", None)]
-    bases = [b for b in bases if b]
-    if not bases:
+    """Why the judge's backend cannot serve now, or None. Each server it calls is asked ``GET /models``."""
+    endpoints: list[tuple[str, str | None]] = getattr(judge.backend, "endpoints", [])
+    if not endpoints:
         return None
     import httpx
 
-    headers = {}
-    key = getattr(backend, "api_key", None)
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
     async with httpx.AsyncClient(timeout=5.0) as client:
-        for base in bases:
+        for base, key in endpoints:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
             try:
-                r = await client.get(f"{str(base).rstrip('/')}/models", headers=headers)
+                r = await client.get(f"{base.rstrip('/')}/models", headers=headers)
             except httpx.HTTPError as exc:
                 return f"the backend at {base} is unreachable ({type(exc).__name__})"
             if r.status_code >= 500:

@@ -466,3 +466,16 @@ def test_server_in_front_of_the_served_model(vllm_server: Any) -> None:
         assert sorted(result.ranking) == ["right", "wrong"] and set(result.scores) == {"right", "wrong"}
     finally:
         _stop(proc)
+
+
+def test_readiness_asks_every_replica(upstream: Upstream) -> None:
+    from ra_agents import Judge
+    from ra_agents.backends.litellm import LiteLLMBackend
+    from ra_agents.server.app import _backend_problem
+
+    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    both = Judge(LiteLLMBackend.replicas("hosted_vllm/x", [upstream.api_base, dead]))
+    assert both.backend.endpoints == [(upstream.api_base, None), (dead, None)]  # type: ignore[attr-defined]
+    reason = asyncio.run(_backend_problem(both))
+    assert reason is not None and dead in reason and "unreachable" in reason
+    assert asyncio.run(_backend_problem(Judge(LiteLLMBackend.replicas("hosted_vllm/x", [upstream.api_base])))) is None
