@@ -31,6 +31,7 @@ from ._types import (
     Usage,
 )
 from .judge import BatchItem, Judge
+from .principle import Criterion, Principle, PrincipleLike
 
 if TYPE_CHECKING:  # the client needs the 'client' extra (httpx), so it is imported on first use
     from .client import AsyncClient, Client
@@ -46,6 +47,9 @@ __all__ = [
     "JudgeRequest",
     "PassVerdict",
     "BatchItem",
+    "Principle",
+    "Criterion",
+    "PrincipleLike",
     "Backend",
     "Completion",
     "GenerationSettings",

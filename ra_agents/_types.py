@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Annotated, Any, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+
+from ._errors import UsageError
+from .principle import Principle
 
 __all__ = [
     "Message",
@@ -147,6 +150,7 @@ class JudgeResult:
         latency_s: wall time of the whole judgement.
         model: the judge model.
         scale: the score scale (low, high).
+        principle: the principle's text as the judge read it (a :class:`Principle` rendered).
     """
 
     names: tuple[str, ...]
@@ -164,6 +168,7 @@ class JudgeResult:
     latency_s: float = 0.0
     model: str = ""
     scale: tuple[int, int] = (1, 5)
+    principle: str = ""
 
     @property
     def best(self) -> str:
@@ -211,6 +216,7 @@ class JudgeResult:
             },
             "latency_s": round(self.latency_s, 4),
             "model": self.model,
+            "principle": self.principle,
         }
 
 
@@ -228,6 +234,59 @@ def validation_summary(exc: Any, *, limit: int | None = None) -> str:
     return "; ".join(parts) + more
 
 
+def _principle_value(value: Any) -> str | Principle:
+    """A request's principle: non-blank text, or a principle object (see :meth:`Principle.from_dict`)."""
+    try:
+        if isinstance(value, Principle):
+            return value
+        if isinstance(value, Mapping):
+            return Principle.from_dict(value)
+        if not isinstance(value, str):
+            raise ValueError(f"principle must be text or a principle object, got {type(value).__name__}")
+        if not value.strip():
+            raise ValueError("principle is blank; state what the judge should value")
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _principle_data(value: str | Principle) -> str | dict[str, Any]:
+    return value.to_dict() if isinstance(value, Principle) else value
+
+
+_CRITERION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "weight": {"type": "number", "minimum": 0},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+_PRINCIPLE_SCHEMA: dict[str, Any] = {
+    "title": "Principle",
+    "description": "What the judge should value: text, or criteria with weights and a priority order.",
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "properties": {
+                "text": {"type": "string"},
+                "criteria": {"type": "array", "items": _CRITERION_SCHEMA},
+                "priority": {"type": "array", "items": {"type": "string"}},
+                "closing": {"type": "string"},
+                "id": {"type": "string"},
+                "category": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "summary": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
 class JudgeRequest(BaseModel):
     """One judging request, as read from a file or an HTTP body.
 
@@ -238,15 +297,13 @@ class JudgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str | int | None = None
-    principle: str = Field(min_length=1)
+    principle: Annotated[
+        str | Principle,
+        PlainValidator(_principle_value),
+        PlainSerializer(_principle_data),
+        WithJsonSchema(_PRINCIPLE_SCHEMA),
+    ]
     prompt: str
     responses: dict[str, Any] | list[Any]
     permutations: int | None = Field(default=None, ge=1, le=16)
     seed: int | None = None
-
-    @field_validator("principle")
-    @classmethod
-    def _principle_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("principle is blank; state what the judge should value")
-        return value

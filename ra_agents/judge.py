@@ -26,6 +26,7 @@ from ._types import (
     Usage,
     validation_summary,
 )
+from .principle import PrincipleLike, principle_text
 
 __all__ = ["Judge", "BatchItem"]
 
@@ -122,7 +123,7 @@ class Judge:
 
     async def ajudge(
         self,
-        principle: str,
+        principle: PrincipleLike,
         prompt: str,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
@@ -132,7 +133,8 @@ class Judge:
         """Judge candidate ``responses`` to ``prompt`` under ``principle``.
 
         Args:
-            principle: what to value, in natural language.
+            principle: what to value: text, or a :class:`~ra_agents.Principle` (rendered to
+                the text the judge reads, recorded on the result).
             prompt: the prompt the candidates answer.
             responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
                 Candidates are strings or structured items (messages with tool calls,
@@ -145,8 +147,7 @@ class Judge:
             BackendError: the backend failed.
             VerdictError: no usable verdict after the allowed re-asks.
         """
-        if not isinstance(principle, str) or not principle.strip():
-            raise UsageError("principle is empty; state what the judge should value, e.g. 'correctness first'")
+        principle = principle_text(principle)
         if not isinstance(prompt, str):
             raise UsageError(f"prompt must be a string, got {type(prompt).__name__}")
         k = self.permutations if permutations is None else permutations
@@ -195,13 +196,14 @@ class Judge:
                 latency_s=time.perf_counter() - started,
                 model=model,
                 scale=self.scale,
+                principle=principle,
             )
             record_result(span, result)
         return result
 
     def judge(
         self,
-        principle: str,
+        principle: PrincipleLike,
         prompt: str,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
