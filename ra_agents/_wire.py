@@ -79,6 +79,7 @@ class VerdictOut(BaseModel):
     latency_s: float = 0.0
     model: str = ""
     scale: tuple[int, int] = (1, 5)
+    principle: str = ""
     passes: list[PassOut] = Field(default_factory=list)
 
 
@@ -177,6 +178,7 @@ def result_to_wire(result: JudgeResult) -> VerdictOut:
         latency_s=result.latency_s,
         model=result.model,
         scale=result.scale,
+        principle=result.principle,
         passes=[
             PassOut(
                 order=list(p.order),
@@ -222,6 +224,7 @@ def result_from_wire(data: VerdictOut | dict[str, Any]) -> JudgeResult:
         latency_s=v.latency_s,
         model=v.model,
         scale=(int(v.scale[0]), int(v.scale[1])),
+        principle=v.principle,
     )
 
 

@@ -56,6 +56,7 @@ from .._wire import (
     result_to_wire,
 )
 from ..judge import Judge
+from ..principle import PrincipleLike, principle_text
 from .groups import GroupBuffer
 from .settings import SETTINGS_ENV, ServerSettings
 
@@ -288,10 +289,11 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     # ---------------------------------------------------------------- helpers
 
-    def check_limits(principle: str, prompt: str, responses: Any) -> None:
-        if len(principle) > settings.max_principle_chars:
+    def check_limits(principle: PrincipleLike, prompt: str, responses: Any) -> None:
+        text = principle_text(principle)
+        if len(text) > settings.max_principle_chars:
             raise LimitError(
-                f"the principle has {len(principle)} characters, more than max_principle_chars="
+                f"the principle has {len(text)} characters, more than max_principle_chars="
                 f"{settings.max_principle_chars}; shorten it",
                 limit="max_principle_chars",
                 value=settings.max_principle_chars,
@@ -319,7 +321,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                     value=settings.max_candidate_chars,
                 )
 
-    async def _judge(principle: str, prompt: str, responses: Any, **options: Any) -> JudgeResult:
+    async def _judge(principle: PrincipleLike, prompt: str, responses: Any, **options: Any) -> JudgeResult:
         check_limits(principle, prompt, responses)
         result = await current_judge().ajudge(principle, prompt, responses, **options)
         if result.retries:
