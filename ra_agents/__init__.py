@@ -31,6 +31,8 @@ from ._types import (
     Usage,
 )
 from .judge import BatchItem, Judge
+from .multi import MultiResult
+from .policy import Policy, PolicyOutcome, Rule
 from .principle import Criterion, Principle, PrincipleLike
 
 if TYPE_CHECKING:  # the client needs the 'client' extra (httpx), so it is imported on first use
@@ -50,6 +52,10 @@ __all__ = [
     "Principle",
     "Criterion",
     "PrincipleLike",
+    "MultiResult",
+    "Policy",
+    "Rule",
+    "PolicyOutcome",
     "Backend",
     "Completion",
     "GenerationSettings",

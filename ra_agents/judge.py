@@ -26,6 +26,7 @@ from ._types import (
     Usage,
     validation_summary,
 )
+from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
 from .principle import PrincipleLike, principle_text
 
 __all__ = ["Judge", "BatchItem"]
@@ -266,6 +267,60 @@ class Judge:
         return run_sync(
             self.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
             async_name="judge.ajudge_batch",
+        )
+
+    # ------------------------------------------------------ several principles
+
+    async def ajudge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """Judge the candidates under several principles and combine the verdicts by weight.
+
+        Args:
+            principles: ``name -> principle`` or ``name -> (principle, weight)``.
+            prompt: the prompt the candidates answer.
+            responses: as for :meth:`ajudge`.
+            weights: ``name -> weight`` (overrides tuple weights; default 1 each).
+            mode: ``"separate"``: one listwise call per principle, concurrently, each
+                verdict kept and a weighted combined score per candidate; ``"fold"``: the
+                principles folded into one prioritised principle, judged in one call.
+            permutations: as for :meth:`ajudge`.
+            seed: as for :meth:`ajudge`.
+
+        Raises:
+            UsageError: bad principles or weights; anything :meth:`ajudge` raises (a
+                failure under one principle fails the call, with the principle named in
+                a note, since a partial combination would mislead).
+        """
+        return await ajudge_many(
+            self, principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+        )
+
+    def judge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: str,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """Synchronous :meth:`ajudge_many`."""
+        return run_sync(
+            self.ajudge_many(
+                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+            ),
+            async_name="judge.ajudge_many",
         )
 
     # ----------------------------------------------------------------- helpers
