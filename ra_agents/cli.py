@@ -5,6 +5,7 @@ ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
 ra-agents judge --input requests.jsonl --output verdicts.jsonl
 ra-agents vllm prepare | serve                  vLLM's environment and server
 ra-agents bench rm-bench | listwise | cost | overhead
+ra-agents principles list | show ID | search QUERY   the principle library
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(run=_cmd_bench)
+
+    principles = sub.add_parser("principles", help="the principle library: list, show ID, search QUERY", add_help=False)
+    principles.add_argument("principles_args", nargs=argparse.REMAINDER)
+    principles.set_defaults(run=_cmd_principles)
     return parser
 
 
@@ -348,6 +353,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench.cli import main as bench_main
 
     return bench_main([a for a in args.bench_args if a != "--"] or ["--help"])
+
+
+def _cmd_principles(args: argparse.Namespace) -> int:
+    from ._principles_cli import main as principles_main
+
+    return principles_main([a for a in args.principles_args if a != "--"] or ["--help"])
 
 
 if __name__ == "__main__":  # pragma: no cover
