@@ -42,10 +42,23 @@ Telemetry:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from ra_agents import BackendError, Judge, JudgeResult, MissingDependencyError, UsageError, VerdictError
+from ra_agents import (
+    BackendError,
+    Judge,
+    JudgeResult,
+    MissingDependencyError,
+    Policy,
+    PolicyOutcome,
+    PrincipleLike,
+    Rule,
+    UsageError,
+    VerdictError,
+)
+from ra_agents.policy import acheck_policy, check_policy
+from ra_agents.principle import principle_text
 
 try:
     from guardrails.validators import FailResult, PassResult, ValidationResult, Validator, register_validator
@@ -54,10 +67,13 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
         "guardrails-ai", "guardrails", "ra_agents.integrations.guardrails (the principle validator)"
     ) from _exc
 
-__all__ = ["PrincipleValidator", "VALIDATOR_NAME"]
+__all__ = ["PrincipleValidator", "PolicyValidator", "VALIDATOR_NAME", "POLICY_VALIDATOR_NAME"]
 
 VALIDATOR_NAME = "ra-agents/principle"
 """The name the validator is registered under with guardrails."""
+
+POLICY_VALIDATOR_NAME = "ra-agents/policy"
+"""The name the ordered-policy validator is registered under with guardrails."""
 
 Fallback = str | Callable[[str, JudgeResult], str]
 """A fix value: a text, or a function of (the failing output, the verdict)."""
@@ -96,7 +112,7 @@ class PrincipleValidator(Validator):
     def __init__(
         self,
         judge: Judge,
-        principle: str,
+        principle: PrincipleLike,
         *,
         threshold: float = 0.5,
         prompt: str = "",
@@ -106,14 +122,15 @@ class PrincipleValidator(Validator):
         on_fail: Any = None,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(principle, str) or not principle.strip():
+        if isinstance(principle, str) and not principle.strip():
             raise UsageError("principle is empty; state what the output must respect, e.g. 'no medical dosages'")
+        principle_text(principle)
         if not 0.0 <= threshold <= 1.0:
             raise UsageError(f"threshold is a normalised score in [0, 1], got {threshold}")
         if on_judge_error not in ("fail", "pass", "raise"):
             raise UsageError(f"on_judge_error must be 'fail', 'pass' or 'raise', got {on_judge_error!r}")
         # Only plain values go to guardrails: it records these kwargs in its traces.
-        super().__init__(on_fail=on_fail, principle=principle, threshold=threshold, **kwargs)
+        super().__init__(on_fail=on_fail, principle=principle_text(principle), threshold=threshold, **kwargs)
         self.judge = judge
         self.principle = principle
         self.threshold = threshold
@@ -142,7 +159,7 @@ class PrincipleValidator(Validator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _request(self, value: Any, metadata: Mapping[str, Any] | None) -> tuple[str, str, dict[str, str]]:
+    def _request(self, value: Any, metadata: Mapping[str, Any] | None) -> tuple[PrincipleLike, str, dict[str, str]]:
         metadata = metadata or {}
         responses = {_OUTPUT: str(value)}
         reference = metadata.get("reference")
@@ -192,6 +209,95 @@ class PrincipleValidator(Validator):
             return PassResult(metadata={"judge_error": str(exc)})
         return FailResult(
             error_message=f"The judge could not judge the output ({type(exc).__name__}: {exc}).",
+            fix_value=self.fallback if isinstance(self.fallback, str) else None,
+            metadata={"judge_error": str(exc)},
+        )
+
+
+@register_validator(name=POLICY_VALIDATOR_NAME, data_type="string")
+class PolicyValidator(Validator):
+    """Checks an output against an ordered policy: each rule a principle with its own threshold.
+
+    Rules are judged in order and judging stops at the first failing rule, so, for
+    example, safety must pass before tone is even judged (one listwise call per judged
+    rule). The failure message names the rule, its score and threshold, and the judge's
+    reasoning; the rules not judged are listed.
+
+    Args:
+        judge: the judge to call.
+        policy: a :class:`ra_agents.Policy`, rules, or ``name -> (principle, threshold)``
+            in order (see :meth:`ra_agents.Policy.of`).
+        prompt: the prompt the output answers, when the guard's metadata has none.
+        fallback: the fix value for ``on_fail="fix"``: a text, or a function of the
+            output and the :class:`ra_agents.PolicyOutcome`.
+        on_judge_error: ``"fail"`` (fail closed, the default), ``"pass"`` (fail open) or
+            ``"raise"``.
+        on_fail: the guardrails on-fail action.
+
+    Metadata read at validation time: ``prompt``, and ``reference`` (judged beside the
+    output under every rule).
+    """
+
+    def __init__(
+        self,
+        judge: Judge,
+        policy: Policy | Sequence[Rule] | Mapping[str, Any],
+        *,
+        prompt: str = "",
+        fallback: str | Callable[[str, PolicyOutcome], str] | None = None,
+        on_judge_error: Literal["fail", "pass", "raise"] = "fail",
+        on_fail: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = Policy.of(policy)
+        if on_judge_error not in ("fail", "pass", "raise"):
+            raise UsageError(f"on_judge_error must be 'fail', 'pass' or 'raise', got {on_judge_error!r}")
+        # Only plain values go to guardrails: it records these kwargs in its traces.
+        rules = [{"name": r.name, "threshold": r.threshold} for r in self.policy.rules]
+        super().__init__(on_fail=on_fail, rules=rules, **kwargs)
+        self.judge = judge
+        self.prompt = prompt
+        self.fallback = fallback
+        self.on_judge_error = on_judge_error
+
+    async def async_validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
+        """Check ``value`` rule by rule; the path guardrails takes (sync guards included)."""
+        prompt, reference = self._request(metadata)
+        try:
+            outcome = await acheck_policy(self.judge, self.policy, prompt, str(value), reference=reference)
+        except (VerdictError, BackendError) as exc:
+            return self._judge_failed(exc)
+        return self._outcome(str(value), outcome)
+
+    def _validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
+        """The synchronous path."""
+        prompt, reference = self._request(metadata)
+        try:
+            outcome = check_policy(self.judge, self.policy, prompt, str(value), reference=reference)
+        except (VerdictError, BackendError) as exc:
+            return self._judge_failed(exc)
+        return self._outcome(str(value), outcome)
+
+    def _request(self, metadata: Mapping[str, Any] | None) -> tuple[str, str | None]:
+        metadata = metadata or {}
+        reference = metadata.get("reference")
+        return str(metadata.get("prompt", self.prompt) or ""), None if reference in (None, "") else str(reference)
+
+    def _outcome(self, value: str, outcome: PolicyOutcome) -> ValidationResult:
+        details = outcome.to_dict()
+        if outcome.passed:
+            return PassResult(metadata=details)
+        fix = self.fallback(value, outcome) if callable(self.fallback) else self.fallback
+        return FailResult(error_message=outcome.message(self.policy), fix_value=fix, metadata=details)
+
+    def _judge_failed(self, exc: Exception) -> ValidationResult:
+        if self.on_judge_error == "raise":
+            raise exc
+        notes = " ".join(getattr(exc, "__notes__", []))
+        if self.on_judge_error == "pass":
+            return PassResult(metadata={"judge_error": f"{exc} {notes}".strip()})
+        return FailResult(
+            error_message=f"The judge could not check the policy ({type(exc).__name__}: {exc}) {notes}".strip(),
             fix_value=self.fallback if isinstance(self.fallback, str) else None,
             metadata={"judge_error": str(exc)},
         )

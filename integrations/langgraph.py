@@ -9,6 +9,9 @@ Building blocks (each a plain function or node factory, composable in any ``Stat
 - :func:`make_plan_rank_node`: the same for alternative tool plans (``AIMessage`` with
   ``tool_calls``); only the winner is appended to ``messages``, so only it reaches a
   ``ToolNode``.
+- :func:`make_policy_node`: checks ``state["answer"]`` against an ordered
+  :class:`ra_agents.Policy` (each rule a principle with its own threshold, judged in
+  order, stopping at the first failure) and writes a verdict the guard routes on.
 - :func:`make_guard_node` with a :class:`GuardPolicy`: routes on the verdict with
   ``Command(goto=...)``: accept, regenerate with the judge's reasoning as feedback
   (bounded retries), escalate to a human with ``interrupt`` (resume with
@@ -34,8 +37,19 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
-from ra_agents import Judge, JudgeResult, MissingDependencyError, UsageError, VerdictError
+from ra_agents import (
+    BackendError,
+    Judge,
+    JudgeResult,
+    MissingDependencyError,
+    Policy,
+    PolicyOutcome,
+    PrincipleLike,
+    UsageError,
+    VerdictError,
+)
 from ra_agents._sync import run_sync
+from ra_agents.policy import OUTPUT, acheck_policy
 from ra_agents.protocol import render_candidate
 
 try:
@@ -65,6 +79,8 @@ __all__ = [
     "make_generate_node",
     "make_rank_node",
     "make_plan_rank_node",
+    "make_policy_node",
+    "verdict_from_policy",
     "decide",
     "feedback_of",
     "make_guard_node",
@@ -94,6 +110,11 @@ class Verdict(TypedDict, total=False):
         reasoning: the judge's reasoning.
         model: the judge model.
         error: set instead of the scores when the judge gave no usable verdict.
+        passed: (policy verdicts) every rule passed; the guard routes on this.
+        failed_rule: (policy verdicts) the first failing rule; ``principle``, the scores
+            and ``reasoning`` are then that rule's.
+        rule_scores: (policy verdicts) the answer's unit score under each judged rule.
+        skipped: (policy verdicts) rules not judged because an earlier one failed.
     """
 
     principle: str
@@ -107,6 +128,10 @@ class Verdict(TypedDict, total=False):
     reasoning: str
     model: str
     error: str
+    passed: bool
+    failed_rule: str
+    rule_scores: dict[str, float]
+    skipped: list[str]
 
 
 def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
@@ -177,11 +202,11 @@ def resolve_principle(
     return principle
 
 
-def verdict_from_result(result: JudgeResult, principle: str) -> Verdict:
+def verdict_from_result(result: JudgeResult, principle: PrincipleLike) -> Verdict:
     """A :class:`Verdict` from a judge result over candidates named ``"0"``, ``"1"``..."""
     best = int(result.best)
     return Verdict(
-        principle=principle,
+        principle=result.principle or str(principle),
         scores=result.score_list(),
         normalized=[result.normalized[n] for n in result.names],
         ranking=[int(n) for n in result.ranking],
@@ -423,6 +448,79 @@ def make_plan_rank_node(
     return _AsyncNode(rank_plans, name)
 
 
+def verdict_from_policy(outcome: PolicyOutcome, policy: Policy) -> Verdict:
+    """A :class:`Verdict` for one answer checked against an ordered policy.
+
+    ``principle``, the scores and the reasoning are the deciding rule's: the first failing
+    rule, else the last rule judged. ``best_normalized`` is the lowest rule score.
+    """
+    deciding = outcome.failed or policy.rules[-1].name
+    result = outcome.verdicts[deciding]
+    return Verdict(
+        principle=result.principle,
+        scores=[result.scores[OUTPUT]],
+        normalized=[result.normalized[OUTPUT]],
+        ranking=[0],
+        best=0,
+        best_score=result.scores[OUTPUT],
+        best_normalized=min(outcome.scores.values()),
+        scale=list(result.scale),
+        reasoning=result.reasoning,
+        model=result.model,
+        passed=outcome.passed,
+        failed_rule=outcome.failed or "",
+        rule_scores=dict(outcome.scores),
+        skipped=list(outcome.skipped),
+    )
+
+
+def make_policy_node(
+    judge: Judge,
+    policy: Policy | Mapping[str, Any],
+    *,
+    prompt_key: str = "prompt",
+    answer_key: str = "answer",
+    verdict_key: str = "verdict",
+    record_errors: bool = True,
+    name: str = "policy",
+) -> Runnable[Any, dict[str, Any]]:
+    """A node that checks ``state[answer_key]`` against an ordered policy, rule by rule.
+
+    Rules are judged in order (one listwise call each, as a child run named
+    :data:`JUDGE_RUN_NAME`) and judging stops at the first failing rule, so, e.g., safety
+    must pass before tone is even judged. Writes ``{verdict_key: Verdict}`` with
+    ``passed`` set, which :func:`decide` and :func:`make_guard_node` route on; a retry's
+    feedback names the failing rule's principle and reasoning. With ``record_errors``
+    (default) a judge failure is recorded as ``verdict["error"]`` (the guard falls back)
+    rather than raised.
+    """
+    checked = Policy.of(policy)
+
+    async def check(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        if prompt_key not in state or answer_key not in state:
+            raise UsageError(
+                f"node {name!r} needs state[{prompt_key!r}] and the answer to check in state[{answer_key!r}]"
+            )
+
+        async def call(request: dict[str, Any]) -> PolicyOutcome:
+            return await acheck_policy(judge, checked, request["prompt"], request["answer"])
+
+        judge_run = RunnableLambda(call, name=JUDGE_RUN_NAME)
+        try:
+            outcome = await judge_run.ainvoke({"prompt": state[prompt_key], "answer": state[answer_key]}, config)
+            verdict = verdict_from_policy(outcome, checked)
+        except (VerdictError, BackendError) as exc:
+            if not record_errors:
+                raise
+            verdict = Verdict(
+                principle=str(checked.rules[0].principle), error=str(exc), best=0, scale=list(judge.scale)
+            )
+        _write_stream({"ra_verdict": verdict, "node": name})
+        return {verdict_key: verdict}
+
+    return _AsyncNode(check, name)
+
+
 def _as_list(value: Any) -> list[Any]:
     """A state list; an ``Overwrite`` read back from a key without a reducer is unwrapped."""
     if isinstance(value, Overwrite):
@@ -482,7 +580,9 @@ def decide(verdict: Mapping[str, Any], attempts: int, policy: GuardPolicy) -> De
     """The routing decision for a verdict after ``attempts`` regenerations (pure)."""
     if verdict.get("error"):
         return "fallback"
-    if policy.min_score is not None:
+    if "passed" in verdict:  # a policy verdict: every rule had its own threshold
+        passed = bool(verdict["passed"])
+    elif policy.min_score is not None:
         passed = verdict["best_score"] >= policy.min_score
     else:
         passed = verdict["best_normalized"] >= policy.threshold
@@ -496,7 +596,11 @@ def decide(verdict: Mapping[str, Any], attempts: int, policy: GuardPolicy) -> De
 def feedback_of(verdict: Mapping[str, Any]) -> str:
     """The feedback a regeneration gets: the winner's score, the principle and the judge's reasoning."""
     high = verdict.get("scale", [1, 5])[1]
-    head = f"The best answer scored {verdict['best_score']:g} of {high} under the principle: {verdict['principle']}"
+    if verdict.get("failed_rule"):
+        head = f"The answer failed rule {verdict['failed_rule']!r}, scoring {verdict['best_score']:g} of {high}"
+    else:
+        head = f"The best answer scored {verdict['best_score']:g} of {high}"
+    head += f" under the principle: {verdict['principle']}"
     reasoning = (verdict.get("reasoning") or "").strip()
     return f"{head}\n{reasoning}" if reasoning else head
 

@@ -35,13 +35,17 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, Unpack
 
-from ra_agents import Judge, JudgeResult, RAError, UsageError
+from ra_agents import Judge, JudgeResult, MultiResult, PrincipleLike, RAError, UsageError
+from ra_agents.multi import MultiMode, PrincipleSet, principle_weights
+from ra_agents.principle import principle_text
 
 __all__ = [
     "principle_evaluator",
     "aprinciple_evaluator",
     "comparative_evaluator",
     "acomparative_evaluator",
+    "principles_evaluator",
+    "aprinciples_evaluator",
     "Extractor",
     "EvaluatorOptions",
     "ComparisonOptions",
@@ -101,12 +105,12 @@ class EvaluatorOptions(ComparisonOptions, total=False):
     reference: Extractor | bool
 
 
-def principle_evaluator(judge: Judge, principle: str, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
+def principle_evaluator(judge: Judge, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
     """An evaluator for ``langsmith.evaluate`` that scores each run under ``principle``.
 
     Args:
         judge: the judge to call (one listwise call per evaluated run).
-        principle: what to value, in natural language.
+        principle: what to value: text or a :class:`~ra_agents.Principle`.
         **options: see :class:`EvaluatorOptions` (``key``, ``prompt_from``,
             ``candidates_from``, ``reference``).
 
@@ -137,7 +141,9 @@ def principle_evaluator(judge: Judge, principle: str, **options: Unpack[Evaluato
     return evaluate
 
 
-def aprinciple_evaluator(judge: Judge, principle: str, **options: Unpack[EvaluatorOptions]) -> AsyncEvaluatorFn:
+def aprinciple_evaluator(
+    judge: Judge, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]
+) -> AsyncEvaluatorFn:
     """The async form of :func:`principle_evaluator`, for ``langsmith.aevaluate``."""
     spec = _Request(principle, options)
 
@@ -155,7 +161,7 @@ def aprinciple_evaluator(judge: Judge, principle: str, **options: Unpack[Evaluat
 
 
 def comparative_evaluator(
-    judge: Judge, principle: str, **options: Unpack[ComparisonOptions]
+    judge: Judge, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], dict[str, Any]]:
     """A comparative evaluator that ranks several experiments' runs in one listwise call.
 
@@ -182,7 +188,7 @@ def comparative_evaluator(
 
 
 def acomparative_evaluator(
-    judge: Judge, principle: str, **options: Unpack[ComparisonOptions]
+    judge: Judge, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], Awaitable[dict[str, Any]]]:
     """The async form of :func:`comparative_evaluator`."""
     spec = _Comparison(principle, options)
@@ -195,19 +201,90 @@ def acomparative_evaluator(
     return acompare
 
 
+def principles_evaluator(
+    judge: Judge,
+    principles: PrincipleSet,
+    *,
+    weights: Mapping[str, float] | None = None,
+    mode: MultiMode = "separate",
+    combined_key: str | None = None,
+    **options: Unpack[EvaluatorOptions],
+) -> EvaluatorFn:
+    """ONE evaluator that records one feedback key per principle (LangSmith's ``{"results": [...]}`` form).
+
+    Each principle is judged in its own listwise call, concurrently (:meth:`Judge.ajudge_many`);
+    every feedback entry has the shape :func:`principle_evaluator` returns, under the
+    principle's name as its key.
+
+    Args:
+        judge: the judge.
+        principles: ``name -> principle`` or ``name -> (principle, weight)``; each name is
+            a feedback key.
+        weights: ``name -> weight`` for the combined score.
+        mode: ``"separate"`` (default): one call per principle, one key each; ``"fold"``:
+            one call under the folded principle, recorded under ``combined_key`` only.
+        combined_key: also record the weighted combined score under this key (required
+            with ``mode="fold"``).
+        **options: ``prompt_from``, ``candidates_from``, ``reference`` as for
+            :func:`principle_evaluator` (``key`` is not used).
+
+    Returns:
+        A function ``(inputs, outputs, reference_outputs) -> {"results": [feedback, ...]}``.
+        A row the judge cannot judge gives error feedback (no score) under every key.
+    """
+    multi = _Multi(principles, weights, mode, combined_key, options)
+
+    def evaluate(
+        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            prompt, responses = multi.spec.request(inputs, outputs, reference_outputs)
+            return multi.feedback(judge.judge_many(principles, prompt, responses, weights=weights, mode=mode))
+        except RAError as exc:
+            return multi.error(exc)
+
+    evaluate.__name__ = multi.name
+    return evaluate
+
+
+def aprinciples_evaluator(
+    judge: Judge,
+    principles: PrincipleSet,
+    *,
+    weights: Mapping[str, float] | None = None,
+    mode: MultiMode = "separate",
+    combined_key: str | None = None,
+    **options: Unpack[EvaluatorOptions],
+) -> AsyncEvaluatorFn:
+    """The async form of :func:`principles_evaluator`, for ``langsmith.aevaluate``."""
+    multi = _Multi(principles, weights, mode, combined_key, options)
+
+    async def aevaluate(
+        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            prompt, responses = multi.spec.request(inputs, outputs, reference_outputs)
+            return multi.feedback(await judge.ajudge_many(principles, prompt, responses, weights=weights, mode=mode))
+        except RAError as exc:
+            return multi.error(exc)
+
+    aevaluate.__name__ = multi.name
+    return aevaluate
+
+
 # --------------------------------------------------------------------- helpers
 
 
-def _check_principle(principle: str) -> None:
-    if not isinstance(principle, str) or not principle.strip():
-        raise UsageError("principle is empty; state what the judge should value, e.g. 'correctness first'")
+def _check_principle(principle: PrincipleLike) -> None:
+    principle_text(principle)
 
 
 class _Request:
     """Turns a LangSmith row into a judge request, and the verdict into feedback."""
 
-    def __init__(self, principle: str, options: EvaluatorOptions) -> None:
-        _check_principle(principle)
+    def __init__(self, principle: PrincipleLike | None, options: EvaluatorOptions) -> None:
+        if principle is not None:
+            _check_principle(principle)
         self.key = options.get("key", "principle")
         self.prompt_from = options.get("prompt_from")
         self.candidates_from = options.get("candidates_from")
@@ -238,11 +315,12 @@ class _Request:
         value = _pick(reference_outputs, how, "reference_outputs")
         return None if value is None or value == "" or (isinstance(value, (list, dict)) and not value) else value
 
-    def feedback(self, result: JudgeResult) -> dict[str, Any]:
+    def feedback(self, result: JudgeResult, key: str | None = None) -> dict[str, Any]:
+        key = key or self.key
         raw = result.scores[_OUTPUT]
         high = result.scale[1]
         metadata: dict[str, Any] = {"raw_score": raw, "scale": list(result.scale), "ranking": list(result.ranking)}
-        head = f"{self.key}: {_fmt(raw)}/{high}"
+        head = f"{key}: {_fmt(raw)}/{high}"
         if _REFERENCE in result.scores:
             beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
             metadata.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
@@ -251,17 +329,64 @@ class _Request:
         if result.model:
             metadata["judge_model"] = result.model
         comment = f"{head}\n{result.reasoning}".rstrip()
-        return {"key": self.key, "score": result.unit_score(_OUTPUT), "comment": comment, "metadata": metadata}
+        return {"key": key, "score": result.unit_score(_OUTPUT), "comment": comment, "metadata": metadata}
+
+    def error(self, exc: Exception, key: str | None = None) -> dict[str, Any]:
+        # The shape LangSmith itself records for a failed evaluator: no score, flagged.
+        return {
+            "key": key or self.key,
+            "score": None,
+            "comment": f"{type(exc).__name__}: {exc}",
+            "extra": {"error": True},
+        }
+
+
+class _Multi:
+    """One row judged under several principles, fed back as one entry per principle."""
+
+    def __init__(
+        self,
+        principles: PrincipleSet,
+        weights: Mapping[str, float] | None,
+        mode: MultiMode,
+        combined_key: str | None,
+        options: EvaluatorOptions,
+    ) -> None:
+        principle_weights(principles, weights)
+        for value in principles.values():
+            _check_principle(value[0] if isinstance(value, tuple) else value)
+        if mode == "fold" and not combined_key:
+            raise UsageError("mode='fold' gives one combined verdict: name its feedback key with combined_key=")
+        self.spec = _Request(None, EvaluatorOptions(**{k: v for k, v in options.items() if k != "key"}))  # type: ignore[typeddict-item]
+        self.keys = [*([] if mode == "fold" else principles), *([combined_key] if combined_key else [])]
+        self.combined_key = combined_key
+        self.name = "_".join(self.keys)
+
+    def feedback(self, result: MultiResult) -> dict[str, Any]:
+        results = [self.spec.feedback(verdict, key=name) for name, verdict in result.verdicts.items()]
+        if self.combined_key:
+            if result.folded is not None:
+                results.append(self.spec.feedback(result.folded, key=self.combined_key))
+            else:
+                weights = ", ".join(f"{n} {w:.2f}" for n, w in result.weights.items())
+                results.append(
+                    {
+                        "key": self.combined_key,
+                        "score": result.unit_score(_OUTPUT),
+                        "comment": f"{self.combined_key}: weighted over {weights}",
+                        "metadata": {"weights": dict(result.weights), "combined_score": result.scores[_OUTPUT]},
+                    }
+                )
+        return {"results": results}
 
     def error(self, exc: Exception) -> dict[str, Any]:
-        # The shape LangSmith itself records for a failed evaluator: no score, flagged.
-        return {"key": self.key, "score": None, "comment": f"{type(exc).__name__}: {exc}", "extra": {"error": True}}
+        return {"results": [self.spec.error(exc, key=key) for key in self.keys]}
 
 
 class _Comparison:
     """Turns runs of several experiments into one judge request, and back."""
 
-    def __init__(self, principle: str, options: ComparisonOptions) -> None:
+    def __init__(self, principle: PrincipleLike, options: ComparisonOptions) -> None:
         _check_principle(principle)
         self.key = options.get("key", "principle_preference")
         self.prompt_from = options.get("prompt_from")

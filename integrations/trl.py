@@ -46,10 +46,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, Unpack, cast
 
-from ra_agents import BackendError, BatchItem, Judge, JudgeRequest, JudgeResult, UsageError, VerdictError
+from ra_agents import (
+    BackendError,
+    BatchItem,
+    Judge,
+    JudgeRequest,
+    JudgeResult,
+    PrincipleLike,
+    UsageError,
+    VerdictError,
+)
+from ra_agents.principle import principle_text
 from ra_agents.protocol import render_candidate
 
-__all__ = ["grpo_reward", "agrpo_reward", "RewardStats", "RewardOptions", "RewardFunc", "AsyncRewardFunc"]
+__all__ = [
+    "grpo_reward",
+    "agrpo_reward",
+    "grpo_rewards",
+    "agrpo_rewards",
+    "RewardStats",
+    "RewardOptions",
+    "RewardFunc",
+    "AsyncRewardFunc",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +138,13 @@ class RewardOptions(TypedDict, total=False):
     name: str
 
 
-def grpo_reward(judge: Judge, principle: str, **options: Unpack[RewardOptions]) -> RewardFunc:
+def grpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> RewardFunc:
     """A TRL reward function that judges each group of completions in one listwise call.
 
     Args:
         judge: the judge to call; groups of one batch run concurrently, up to
             ``judge.concurrency``.
-        principle: what to value, in natural language.
+        principle: what to value: text or a :class:`~ra_agents.Principle`.
         **options: see :class:`RewardOptions` (``principle_column``, ``num_generations``,
             ``score``, ``fallback``, ``name``).
 
@@ -148,7 +167,7 @@ def grpo_reward(judge: Judge, principle: str, **options: Unpack[RewardOptions]) 
     return cast(RewardFunc, reward)
 
 
-def agrpo_reward(judge: Judge, principle: str, **options: Unpack[RewardOptions]) -> AsyncRewardFunc:
+def agrpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> AsyncRewardFunc:
     """The async form of :func:`grpo_reward` (same arguments, a coroutine function)."""
     plan = _Plan(principle, options)
 
@@ -161,17 +180,52 @@ def agrpo_reward(judge: Judge, principle: str, **options: Unpack[RewardOptions])
     return cast(AsyncRewardFunc, reward)
 
 
+def grpo_rewards(
+    judge: Judge, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
+) -> list[RewardFunc]:
+    """One reward function per principle, so TRL's ``reward_weights`` weigh the principles.
+
+    ``GRPOTrainer(reward_funcs=grpo_rewards(judge, {"correct": ..., "concise": ...}),
+    args=GRPOConfig(reward_weights=[2.0, 1.0]))``: each function judges each group in one
+    listwise call under its own principle (so a batch costs one call per group per
+    principle) and TRL logs it under ``<name><principle name>`` (``name`` defaults to
+    ``"ra_"``), e.g. ``rewards/ra_correct``.
+
+    Args:
+        judge: the judge to call.
+        principles: ``name -> principle``, in the order of ``reward_weights``.
+        **options: as for :func:`grpo_reward`; ``name`` is the prefix of each function's name.
+    """
+    return [grpo_reward(judge, p, **o) for p, o in _per_principle(principles, options)]
+
+
+def agrpo_rewards(
+    judge: Judge, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
+) -> list[AsyncRewardFunc]:
+    """The async form of :func:`grpo_rewards`."""
+    return [agrpo_reward(judge, p, **o) for p, o in _per_principle(principles, options)]
+
+
 # --------------------------------------------------------------------- helpers
+
+
+def _per_principle(
+    principles: Mapping[str, PrincipleLike], options: RewardOptions
+) -> list[tuple[PrincipleLike, RewardOptions]]:
+    """Each principle with its options, named ``<name prefix><principle name>``."""
+    if not principles:
+        raise UsageError("no principles given; pass name -> principle, e.g. {'correct': ..., 'concise': ...}")
+    prefix = options.get("name", "ra_")
+    return [(p, {**options, "name": f"{prefix}{n}"}) for n, p in principles.items()]
 
 
 class _Plan:
     """Splits a batch into groups and maps the verdicts back to per-completion rewards."""
 
-    def __init__(self, principle: str, options: RewardOptions) -> None:
+    def __init__(self, principle: PrincipleLike, options: RewardOptions) -> None:
         num_generations = options.get("num_generations")
         score = options.get("score", "auto")
-        if not isinstance(principle, str) or not principle.strip():
-            raise UsageError("principle is empty; state what the judge should value, e.g. 'correctness first'")
+        principle_text(principle)
         if num_generations is not None and num_generations < 1:
             raise UsageError(f"num_generations must be at least 1, got {num_generations}")
         if score not in ("auto", "normalized", "raw"):
@@ -214,7 +268,7 @@ class _Plan:
         self.stats.calls += 1
         return requests, spans
 
-    def _principles(self, kwargs: Mapping[str, Any], n: int) -> list[str]:
+    def _principles(self, kwargs: Mapping[str, Any], n: int) -> list[PrincipleLike]:
         if self.principle_column is None:
             return [self.principle] * n
         if self.principle_column not in kwargs:

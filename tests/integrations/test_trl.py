@@ -12,7 +12,7 @@ import pytest
 
 from ra_agents import BackendUnavailable, Completion, Judge, TokenLogprob, UsageError
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
-from ra_agents.integrations.trl import agrpo_reward, grpo_reward
+from ra_agents.integrations.trl import agrpo_reward, agrpo_rewards, grpo_reward, grpo_rewards
 
 PRINCIPLE = "Correct first, then short."
 
@@ -201,3 +201,34 @@ def test_real_model_rewards_two_groups(vllm_server) -> None:
     assert reward.stats.failed_groups == sum(r is None for r in rewards) // 2
     assert reward.stats.failed_groups < 2, reward.stats.errors
     assert not any(isinstance(r, float) and math.isnan(r) for r in rewards)
+
+
+def test_one_reward_function_per_principle_for_trl_reward_weights() -> None:
+    correct, short = "Correct first.", "Shorter is better."
+
+    def answer(messages, settings):
+        principle = json.loads(messages[1]["content"])["principle"]
+        shown = shown_responses(messages)
+        if principle == correct:
+            scores = {m: 5 if "4" in t else 1 for m, t in shown.items()}
+        else:
+            scores = {m: 5 if len(t) <= 1 else 1 for m, t in shown.items()}
+        return json.dumps({"scores": scores, "best-to-worst": sorted(shown, key=lambda m: (-scores[m], m))})
+
+    judge, backend = _judge(answer)
+    funcs = grpo_rewards(judge, {"correct": correct, "short": short})
+    assert [f.__name__ for f in funcs] == ["ra_correct", "ra_short"]  # TRL logs rewards/<name>
+    prompts, completions = ["2+2?"] * 3, ["4", "it is 4", "5"]
+    # As GRPOTrainer does: call every function with the batch, then weigh with reward_weights and nansum.
+    per_func = [_judged(f(prompts=prompts, completions=completions, completion_ids=[[1]] * 3)) for f in funcs]
+    assert per_func == [[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    weights = [2.0, 1.0]
+    totals = [math.fsum(w * r[i] for w, r in zip(weights, per_func, strict=True)) for i in range(3)]
+    assert totals == [3.0, 2.0, 1.0]
+    assert len(backend.calls) == 2  # one listwise call per principle for the group
+
+    afuncs = agrpo_rewards(judge, {"correct": correct, "short": short}, name="p_")
+    assert [f.__name__ for f in afuncs] == ["p_correct", "p_short"]
+    assert [_judged(asyncio.run(f(prompts=prompts, completions=completions))) for f in afuncs] == per_func
+    with pytest.raises(UsageError, match="no principles"):
+        grpo_rewards(judge, {})
