@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--model", help="LiteLLM model of the judge (default: RA_AGENTS_MODEL, else the bundled model)")
     serve.add_argument("--api-base", help="the judge model's server URL")
+    serve.add_argument(
+        "--backend",
+        choices=["litellm", "http"],
+        help="reach --model through LiteLLM (default; any provider, replicas) or straight over HTTP "
+        "(one OpenAI-compatible server such as vLLM; less CPU per request)",
+    )
     serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
     serve.add_argument("--default-principle", help="principle for reward requests that carry none")
     serve.add_argument("--group-size", type=int, help="OpenRLHF samples per prompt judged together (default 8)")

@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -98,6 +98,16 @@ def build_judge(settings: ServerSettings) -> Judge:
         if not isinstance(judge, Judge):
             raise UsageError(f"{settings.judge_factory} returned {type(judge).__name__}, not a Judge")
         return judge
+    if settings.backend == "http":
+        from ..backends.openai_http import OpenAIHTTPBackend
+
+        if not settings.model or not settings.api_base or "," in settings.api_base:
+            raise UsageError(
+                "backend 'http' needs --model and ONE --api-base (an OpenAI-compatible server); "
+                "for several replicas use the default backend 'litellm'"
+            )
+        backend = OpenAIHTTPBackend(settings.model, api_base=settings.api_base)
+        return Judge(backend, max_candidates=settings.max_candidates)
     from .._flags import judge_from_flags
 
     return judge_from_flags(settings.model, settings.api_base, max_candidates=settings.max_candidates)
@@ -204,35 +214,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     # ----------------------------------------------------------- middleware
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        endpoint = request.url.path
-        started = time.perf_counter()
-        context = propagate.extract(dict(request.headers))
-        with _tracer.start_as_current_span(
-            f"{request.method} {endpoint}",
-            context=context,
-            kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": endpoint},
-        ) as span:
-            response = await _limited_body(request, call_next, settings)
-            span.set_attribute("http.response.status_code", response.status_code)
-        elapsed = time.perf_counter() - started
-        if endpoint not in ("/metrics",):
-            metrics.requests.labels(endpoint, str(response.status_code)).inc()
-            metrics.latency.labels(endpoint).observe(elapsed)
-        access_log.info(
-            json.dumps(
-                {
-                    "method": request.method,
-                    "path": endpoint,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1e3, 2),
-                    "client": request.client.host if request.client else None,
-                }
-            )
-        )
-        return response
+    app.add_middleware(_Observe, settings=settings, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -584,22 +566,106 @@ async def _json_body(request: Request) -> Any:
         raise UsageError(f"the request body is not valid JSON ({exc})") from None
 
 
-async def _limited_body(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]], settings: ServerSettings
-) -> Response:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        return _too_large(settings)
-    if request.method in ("POST", "PUT", "PATCH"):
-        received = 0
+class _Observe:
+    """Pure ASGI middleware: the server span, the body-size limit, metrics and the access log.
+
+    A plain ASGI wrapper rather than ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs the app in a task of its own and pipes the response
+    through memory streams, which cost a noticeable share of a fast request's CPU. The
+    body is read here, bounded by ``max_body_bytes`` (413 beyond it, whatever the
+    declared length), and replayed to the app.
+    """
+
+    def __init__(self, app: Any, *, settings: ServerSettings, metrics: _Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        status = 500
+        started = time.perf_counter()
+
+        async def send_observed(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            with _tracer.start_as_current_span(
+                f"{method} {path}",
+                context=propagate.extract(headers),
+                kind=trace.SpanKind.SERVER,
+                attributes={"http.request.method": method, "url.path": path},
+            ) as span:
+                try:
+                    body = await self._bounded_body(headers, method, receive)
+                    if body is None:
+                        await _too_large(self.settings)(scope, receive, send_observed)
+                    else:
+                        await self.app(scope, _replay(body, receive), send_observed)
+                finally:
+                    span.set_attribute("http.response.status_code", status)
+        finally:
+            elapsed = time.perf_counter() - started
+            if path != "/metrics":
+                self.metrics.requests.labels(path, str(status)).inc()
+                self.metrics.latency.labels(path).observe(elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": method,
+                            "path": path,
+                            "status": status,
+                            "ms": round(elapsed * 1e3, 2),
+                            "client": client[0] if client else None,
+                        }
+                    )
+                )
+
+    async def _bounded_body(self, headers: Mapping[str, str], method: str, receive: Any) -> bytes | None:
+        """The whole request body, or ``None`` when it is larger than the limit."""
+        limit = self.settings.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return None
+        if method not in ("POST", "PUT", "PATCH"):
+            return b""
         chunks = []
-        async for chunk in request.stream():
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
             received += len(chunk)
-            if received > settings.max_body_bytes:
-                return _too_large(settings)
+            if received > limit:
+                return None
             chunks.append(chunk)
-        request._body = b"".join(chunks)  # read once, bounded; FastAPI reuses it
-    return await call_next(request)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """An ASGI ``receive`` that gives ``body`` once, then defers to the real one (disconnects)."""
+    sent = False
+
+    async def replayed() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _too_large(settings: ServerSettings) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,7 @@ _ENV = {
     "api_keys": "RA_AGENTS_SERVER_API_KEYS",
     "default_principle": "RA_AGENTS_SERVER_PRINCIPLE",
     "judge_factory": "RA_AGENTS_SERVER_JUDGE_FACTORY",
+    "backend": "RA_AGENTS_SERVER_BACKEND",
 }
 
 
@@ -38,6 +39,9 @@ class ServerSettings(BaseModel):
         allow_no_auth: serve without keys on a non-loopback interface.
         model: LiteLLM model of the judge (``None``: the configured or bundled judge).
         api_base: the judge model's server URL(s).
+        backend: how ``model`` is reached: ``"litellm"`` (any provider, several replicas
+            through LiteLLM's Router) or ``"http"`` (one OpenAI-compatible server such as
+            vLLM, straight over httpx: a few ms less CPU per request, see BENCHMARKS.md).
         judge_factory: ``module:function`` returning a :class:`~ra_agents.Judge` (overrides model).
         default_principle: used when a reward request carries none.
         max_body_bytes: largest request body.
@@ -61,6 +65,7 @@ class ServerSettings(BaseModel):
     allow_no_auth: bool = False
     model: str | None = None
     api_base: str | None = None
+    backend: Literal["litellm", "http"] = "litellm"
     judge_factory: str | None = None
     default_principle: str | None = None
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)

@@ -1,0 +1,214 @@
+"""A lean backend for one OpenAI-compatible server (vLLM, SGLang, llama.cpp), straight over httpx.
+
+:class:`~ra_agents.backends.litellm.LiteLLMBackend` reaches any provider and spreads load over
+replicas; for each call it also does per-call bookkeeping (model-info and cost lookups,
+logging payloads, response conversion) that costs about 3 ms of CPU. That does not matter
+next to a GPU generation, but it caps a judge *server* in front of a fast vLLM: on a 2-core
+machine it was most of the server's CPU time per request (see BENCHMARKS.md). This backend
+sends the same request body (messages, JSON schema, logprobs, seed, extra body) with one
+pooled ``httpx.AsyncClient`` per event loop, and maps failures to the same typed errors
+with the same retry rule (tenacity; connection errors, timeouts, 408/409/429 and 5xx).
+
+Use it with ``ra-agents serve --backend http`` or ``Judge(OpenAIHTTPBackend(...))``; model
+names may keep their LiteLLM prefix (``hosted_vllm/rewardanything``), which is stripped
+from the wire name and sets the span's provider.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from .._errors import BackendError, BackendTimeout, BackendUnavailable, ContextLengthError, MissingDependencyError
+from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+
+__all__ = ["OpenAIHTTPBackend"]
+
+_CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
+_PROVIDERS = {"hosted_vllm": "vllm", "vllm": "vllm", "openai": "openai"}
+
+
+def _httpx() -> Any:
+    try:
+        import httpx
+    except ImportError as exc:
+        raise MissingDependencyError("httpx", "client", "The OpenAI-compatible HTTP backend") from exc
+    return httpx
+
+
+class OpenAIHTTPBackend:
+    """Generate through one OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Args:
+        model: the served model name; a LiteLLM-style prefix (``hosted_vllm/``) is stripped.
+        api_base: the server's base URL, e.g. ``http://127.0.0.1:8000/v1``.
+        api_key: sent as ``Authorization: Bearer``, if the server wants one.
+        timeout: seconds per request.
+        num_retries: retries of retryable failures (tenacity, exponential backoff).
+        supports_json_schema: whether the server honours ``response_format`` json_schema
+            (vLLM does).
+        supports_logprobs: whether to ask for logprobs.
+        extra_body: extra fields for the request body (e.g. vLLM sampling options).
+        max_connections: the connection pool's size.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        num_retries: int = 2,
+        supports_json_schema: bool = True,
+        supports_logprobs: bool = True,
+        extra_body: dict[str, Any] | None = None,
+        max_connections: int = 256,
+    ) -> None:
+        _httpx()
+        prefix, _, name = model.partition("/") if "/" in model else ("", "", model)
+        self.model = model
+        self.wire_model = name if prefix in _PROVIDERS else model
+        self.provider = _PROVIDERS.get(prefix, "openai")
+        self.api_base = api_base.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.num_retries = num_retries
+        self.supports_json_schema = supports_json_schema
+        self.supports_logprobs = supports_logprobs
+        self.extra_body = dict(extra_body or {})
+        self.max_connections = max_connections
+        self._url = self.api_base + "/chat/completions"
+        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    @property
+    def endpoints(self) -> list[tuple[str, str | None]]:
+        """The server URL this backend calls, with its key (for readiness checks)."""
+        return [(self.api_base, self.api_key)]
+
+    async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+        body = self._body(messages, settings)
+        timeout = settings.get("timeout", self.timeout)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.num_retries + 1),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(body, timeout)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        """Close the connection pools (one per event loop that used this backend)."""
+        for client in list(self._clients.values()):
+            await client.aclose()
+        self._clients.clear()
+
+    def _body(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.wire_model,
+            "messages": list(messages),
+            "max_tokens": settings.get("max_tokens", 512),
+            "temperature": settings.get("temperature", 0.0),
+        }
+        if "seed" in settings:
+            body["seed"] = settings["seed"]
+        if "json_schema" in settings and self.supports_json_schema:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "schema": settings["json_schema"], "strict": True},
+            }
+        if settings.get("top_logprobs") and self.supports_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = settings["top_logprobs"]
+        body.update(self.extra_body)
+        return body
+
+    def _client(self) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            httpx = _httpx()
+            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            client = httpx.AsyncClient(limits=limits, headers=headers)
+            self._clients[loop] = client
+        return client
+
+    async def _once(self, body: dict[str, Any], seconds: float) -> Completion:
+        httpx = _httpx()
+        headers: dict[str, str] = {}
+        from opentelemetry.propagate import inject
+
+        inject(headers)
+        started = time.perf_counter()
+        try:
+            response = await self._client().post(self._url, json=body, headers=headers, timeout=seconds)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(
+                f"{self.api_base} did not answer in time; raise timeout= or check the server's load", body=str(exc)
+            ) from exc
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(
+                f"cannot reach {self.api_base}: is the server running? ({type(exc).__name__}: {exc})", body=str(exc)
+            ) from exc
+        latency = time.perf_counter() - started
+        if response.status_code != 200:
+            raise _status_error(response.status_code, response.text, self.api_base)
+        try:
+            data = response.json()
+            return _completion(data, latency, self.model)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise BackendError(
+                f"{self.api_base} answered 200 with a body that is not a chat completion: {response.text[:300]}",
+                status=200,
+                body=response.text,
+            ) from exc
+
+
+def _status_error(status: int, text: str, where: str) -> BackendError:
+    first = text.strip().splitlines()[0][:300] if text.strip() else ""
+    if status == 400 and any(h in text.lower() for h in _CONTEXT_HINTS):
+        return ContextLengthError(
+            f"the request does not fit the judge model's context window ({first}); judge fewer or shorter "
+            "candidates per call, lower max_tokens, or serve the model with a larger --max-model-len",
+            status=status,
+            body=text,
+        )
+    err = BackendError(f"{where} failed with status {status}: {first}", status=status, body=text)
+    err.retryable = status in (408, 409, 429) or status >= 500
+    return err
+
+
+def _completion(data: dict[str, Any], latency: float, model: str) -> Completion:
+    choice = data["choices"][0]
+    message = choice["message"]
+    usage = data.get("usage") or {}
+    tokens = None
+    content = (choice.get("logprobs") or {}).get("content")
+    if content:
+        tokens = [
+            TokenLogprob(
+                token=item["token"],
+                logprob=float(item["logprob"]),
+                top={t["token"]: float(t["logprob"]) for t in item.get("top_logprobs") or []},
+            )
+            for item in content
+        ]
+    return Completion(
+        text=message.get("content") or "",
+        reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
+        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+        model=data.get("model") or model,
+        finish_reason=choice.get("finish_reason"),
+        logprobs=tokens,
+        latency_s=latency,
+    )
