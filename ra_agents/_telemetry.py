@@ -1,4 +1,18 @@
-"""OpenTelemetry spans for judge calls (GenAI semantic conventions plus ``ra.*``)."""
+"""OpenTelemetry spans for judge calls (GenAI semantic conventions plus ``ra.*``).
+
+Each verdict also adds one ``gen_ai.evaluation.result`` event per candidate to the judge
+span (the GenAI conventions' evaluation result, parented to the operation it evaluates):
+
+- ``gen_ai.evaluation.name``: :data:`EVALUATION_NAME`, the same for every verdict.
+- ``gen_ai.evaluation.score.value``: the candidate's score on the judge's scale.
+- ``gen_ai.evaluation.score.label``: ``"best"`` (ranked first), ``"worst"`` (ranked last,
+  with two or more candidates) or ``"middle"``; a low-cardinality reading of the ranking.
+- ``gen_ai.evaluation.explanation``: the judge's reasoning, cut to
+  :data:`EXPLANATION_MAX_CHARS` (absent when the judge gave none).
+- ``ra_agents.candidate`` and ``ra_agents.rank`` (1 is best): which candidate it is.
+
+Events follow the ranking, best first.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +25,12 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from ._types import JudgeResult
 
-__all__ = ["judge_span", "record_result"]
+__all__ = ["judge_span", "record_result", "record_cache_hit", "EVALUATION_NAME", "EXPLANATION_MAX_CHARS"]
+
+EVALUATION_NAME = "ra_agents.principle"
+"""``gen_ai.evaluation.name`` of every verdict: adherence to the principle it was judged under."""
+EXPLANATION_MAX_CHARS = 256
+"""Longest ``gen_ai.evaluation.explanation``; longer reasoning is cut and ends with an ellipsis."""
 
 _tracer = trace.get_tracer("ra_agents")
 
@@ -39,6 +58,11 @@ def judge_span(
         yield span
 
 
+def record_cache_hit(span: Span, hit: bool) -> None:
+    """Mark whether the verdict came from the verdict cache (only set when a cache was asked)."""
+    span.set_attribute("ra_agents.cache.hit", hit)
+
+
 def record_result(span: Span, result: JudgeResult) -> None:
     """Put the verdict's figures on the span."""
     span.set_attributes(
@@ -57,4 +81,25 @@ def record_result(span: Span, result: JudgeResult) -> None:
         span.set_attribute("ra.agreement", result.agreement)
     if result.pairwise_agreement is not None:
         span.set_attribute("ra.pairwise_agreement", result.pairwise_agreement)
+    _add_evaluation_events(span, result)
     span.set_status(Status(StatusCode.OK))
+
+
+def _add_evaluation_events(span: Span, result: JudgeResult) -> None:
+    """One ``gen_ai.evaluation.result`` event per candidate, best first."""
+    reasoning = result.reasoning.strip()
+    if len(reasoning) > EXPLANATION_MAX_CHARS:
+        reasoning = reasoning[: EXPLANATION_MAX_CHARS - 1] + "\u2026"
+    last = len(result.ranking)
+    for rank, name in enumerate(result.ranking, start=1):
+        label = "best" if rank == 1 else "worst" if rank == last else "middle"
+        attributes: dict[str, str | float | int] = {
+            "gen_ai.evaluation.name": EVALUATION_NAME,
+            "gen_ai.evaluation.score.value": float(result.scores[name]),
+            "gen_ai.evaluation.score.label": label,
+            "ra_agents.candidate": name,
+            "ra_agents.rank": rank,
+        }
+        if reasoning:
+            attributes["gen_ai.evaluation.explanation"] = reasoning
+        span.add_event("gen_ai.evaluation.result", attributes)

