@@ -23,6 +23,7 @@ from typing import Any
 
 from ._errors import UsageError, VerdictError
 from ._types import Message, TokenLogprob
+from .trajectory import is_trajectory, render_trajectory
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -85,13 +86,16 @@ def masked_names(n: int) -> list[str]:
 def render_candidate(candidate: Any) -> str:
     """Serialise a candidate readably for the judge.
 
-    Strings pass through. Chat messages (anything with ``content`` and ``tool_calls``,
-    such as LangChain's ``AIMessage``) become their text followed by one line per tool
-    call: ``-> tool_name({"arg": ...})``. Pydantic models, dataclasses, mappings and
-    sequences become indented JSON.
+    Strings pass through. Trajectories (message lists, or states with ``messages``) are
+    rendered step by step by :func:`ra_agents.trajectory.render_trajectory`. Chat messages
+    (anything with ``content`` and ``tool_calls``, such as LangChain's ``AIMessage``) become
+    their text followed by one line per tool call: ``-> tool_name({"arg": ...})``. Pydantic
+    models, dataclasses, mappings and sequences become indented JSON.
     """
     if isinstance(candidate, str):
         return candidate
+    if is_trajectory(candidate):
+        return render_trajectory(candidate)
     if hasattr(candidate, "content") and hasattr(candidate, "tool_calls"):
         return _render_message(candidate.content, candidate.tool_calls or [])
     if isinstance(candidate, Mapping) and "tool_calls" in candidate:
