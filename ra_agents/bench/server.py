@@ -5,7 +5,9 @@ The same load (``requests`` verdict requests of ``candidates`` candidates each, 
 
 - ``upstream``: the instant upstream's own ``/v1/chat/completions``, with the chat body a judge
   sends (the ceiling: no judge server in between);
-- ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream;
+- ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream through
+  LiteLLM (the default backend);
+- ``ra-agents-http``: the same server with ``--backend http`` (the lean OpenAI-compatible backend);
 - ``reference``: the ``rewardanything==1.0.1`` reference server (``POST /api/rewardanything``)
   pointed at the same upstream.
 
@@ -60,8 +62,10 @@ __all__ = [
     "plot_server",
 ]
 
-TARGET_NAMES: tuple[str, ...] = ("upstream", "ra-agents", "reference")
+TARGET_NAMES: tuple[str, ...] = ("upstream", "ra-agents", "ra-agents-http", "reference")
 """The targets, in the order they are measured and reported."""
+
+_OURS: tuple[str, ...] = ("ra-agents", "ra-agents-http")
 
 REFERENCE_VERSION = "1.0.1"
 """The ``rewardanything`` release whose server is the reference."""
@@ -363,7 +367,7 @@ async def _start_target(
         return _Endpoint(name, direct.url, [_encode(direct.body(r)) for r in requests], _ok_upstream)
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
-    if name == "ra-agents":
+    if name in _OURS:
         config = workdir / "empty.toml"
         config.write_text("", encoding="utf-8")
         argv = [
@@ -381,6 +385,7 @@ async def _start_target(
             api_base,
             "--config",
             str(config),
+            *(["--backend", "http"] if name == "ra-agents-http" else []),
         ]
         endpoint = _Endpoint(name, root + "/v1/judge", [_encode(b) for b in judge_body], _ok_ours)
     elif name == "reference":
@@ -488,21 +493,25 @@ def _row(target: str, concurrency: int, latencies: list[float], errors: list[str
 def _comparisons(rows: list[dict[str, Any]], concurrency: Sequence[int]) -> list[dict[str, Any]]:
     rps = {(r["target"], r["concurrency"]): r["throughput_rps"] for r in rows}
     out = []
-    for c in concurrency:
-        ours = rps.get(("ra-agents", c))
-        ref = rps.get(("reference", c))
-        up = rps.get(("upstream", c))
-        over_ref = ours / ref if ours is not None and ref else None
-        over_up = ours / up if ours is not None and up else None
-        out.append(
-            {
-                "concurrency": c,
-                "ours_over_reference": over_ref,
-                "ours_over_upstream": over_up,
-                "reference_goal_met": None if over_ref is None else over_ref >= GOAL_OVER_REFERENCE,
-                "upstream_goal_met": None if over_up is None else over_up >= GOAL_OVER_UPSTREAM,
-            }
-        )
+    for target in _OURS:
+        for c in concurrency:
+            ours = rps.get((target, c))
+            if ours is None:
+                continue
+            ref = rps.get(("reference", c))
+            up = rps.get(("upstream", c))
+            over_ref = ours / ref if ref else None
+            over_up = ours / up if up else None
+            out.append(
+                {
+                    "target": target,
+                    "concurrency": c,
+                    "ours_over_reference": over_ref,
+                    "ours_over_upstream": over_up,
+                    "reference_goal_met": None if over_ref is None else over_ref >= GOAL_OVER_REFERENCE,
+                    "upstream_goal_met": None if over_up is None else over_up >= GOAL_OVER_UPSTREAM,
+                }
+            )
     return out
 
 
@@ -619,15 +628,16 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{results['candidates']} candidates per target and concurrency)",
         "",
         "`upstream` is the upstream's own chat endpoint with the judge's request body; `ra-agents` is "
-        "`ra-agents serve` (`POST /v1/judge`); `reference` is the `rewardanything` reference server "
-        "(`POST /api/rewardanything`); both servers call the same upstream.",
+        "`ra-agents serve` (`POST /v1/judge`) with its default LiteLLM backend, `ra-agents-http` the same "
+        "with `--backend http`; `reference` is the `rewardanything` reference server "
+        "(`POST /api/rewardanything`); every server calls the same upstream.",
         "",
         table,
         "",
     ]
     for comp in results["comparisons"]:
         lines.append(
-            f"- concurrency {comp['concurrency']}: ours/reference "
+            f"- {comp['target']}, concurrency {comp['concurrency']}: ours/reference "
             f"{_verdict(comp['ours_over_reference'], GOAL_OVER_REFERENCE, percent=False)}; ours/upstream "
             f"{_verdict(comp['ours_over_upstream'], GOAL_OVER_UPSTREAM, percent=True)}"
         )

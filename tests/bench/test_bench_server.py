@@ -23,25 +23,35 @@ def no_reference_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env: None) -> None:
     results = await server.run_server_bench(
-        targets=["upstream", "ra-agents"], requests=20, concurrency=[4], candidates=4, warmup=2, show_progress=False
+        targets=["upstream", "ra-agents", "ra-agents-http"],
+        requests=20,
+        concurrency=[4],
+        candidates=4,
+        warmup=2,
+        show_progress=False,
     )
     assert results["reference"] is None
-    assert [(r["target"], r["concurrency"]) for r in results["rows"]] == [("upstream", 4), ("ra-agents", 4)]
+    assert [(r["target"], r["concurrency"]) for r in results["rows"]] == [
+        ("upstream", 4),
+        ("ra-agents", 4),
+        ("ra-agents-http", 4),
+    ]
     for row in results["rows"]:
         assert row["errors"] == 0, row["first_error"]
         assert row["ok"] == row["requests"] == 20
         assert 0 < row["p50_ms"] <= row["p99_ms"]
         assert row["throughput_rps"] > 0
-    (comparison,) = results["comparisons"]
-    assert comparison["ours_over_reference"] is None and comparison["reference_goal_met"] is None
-    assert comparison["ours_over_upstream"] > 0 and isinstance(comparison["upstream_goal_met"], bool)
+    assert [c["target"] for c in results["comparisons"]] == ["ra-agents", "ra-agents-http"]
+    for comparison in results["comparisons"]:
+        assert comparison["ours_over_reference"] is None and comparison["reference_goal_met"] is None
+        assert comparison["ours_over_upstream"] > 0 and isinstance(comparison["upstream_goal_met"], bool)
 
     markdown = server.render_markdown(results)
     assert "| target | concurrency | requests ok | errors | req/s | p50 ms | p99 ms |" in markdown
     assert "ours/reference not measured" in markdown and "ours/upstream" in markdown
     paths = write_outputs(tmp_path, "server", results, markdown)
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
-    assert [r["target"] for r in data["rows"]] == ["upstream", "ra-agents"]
+    assert [r["target"] for r in data["rows"]] == ["upstream", "ra-agents", "ra-agents-http"]
     assert all(r["errors"] == 0 and r["ok"] == 20 for r in data["rows"])
     png = server.plot_server(results, tmp_path / "server.png")
     assert png is not None and png.read_bytes()[:4] == b"\x89PNG"
