@@ -2,7 +2,8 @@
 
 ra-agents demo                                  best-of-n demo on the default judge
 ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
-ra-agents judge --input requests.jsonl --output verdicts.jsonl
+ra-agents judge --input requests.jsonl --output verdicts.jsonl [--ray [ADDRESS]]
+ra-agents sweep --principles A,B -i cases.jsonl compare principles on a set of cases
 ra-agents vllm prepare | serve                  vLLM's environment and server
 ra-agents bench rm-bench | listwise | cost | overhead
 ra-agents principles list | show ID | search QUERY   the principle library
@@ -22,6 +23,7 @@ from . import __version__
 from ._errors import RAError, UsageError
 from ._flags import judge_from_flags
 from ._types import JudgeResult
+from .cache import cache_stats
 from .judge import BatchItem, Judge
 
 __all__ = ["main", "judge_from_flags"]
@@ -75,12 +77,32 @@ def _parser() -> argparse.ArgumentParser:
     judge.add_argument("--response", action="append", default=[], metavar="NAME=TEXT", help="a candidate (repeat)")
     judge.add_argument("--input", "-i", help="a .json file (one request) or .jsonl file (a batch); - for stdin JSONL")
     judge.add_argument("--output", "-o", help="write JSONL results here (default: stdout)")
+    judge.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="judge --input on Ray Data actors (pip install 'ra-agents[ray]'): no ADDRESS starts or attaches a "
+        "local cluster, 'auto' or ray://HOST:10001 an existing one; --api-base may list replicas, comma-separated",
+    )
+    judge.add_argument("--ray-actors", type=int, default=1, metavar="N", help="Ray actors, one judge each (default 1)")
     _judge_options(judge)
     judge.set_defaults(run=_cmd_judge)
 
     demo = sub.add_parser("demo", help="rank best-of-n answers on the default judge and print the verdict")
     _judge_options(demo)
     demo.set_defaults(run=_cmd_demo)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="judge cases under several principles and compare the rankings",
+        description="Judge every case under every principle; report winners, wins and agreement (Kendall tau-b).",
+        epilog='A case is {"id": ..., "prompt": ..., "responses": {name: text} or [texts]} per line.\n\n' + _EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _sweep_arguments(sweep)
+    _judge_options(sweep)
+    sweep.set_defaults(run=_cmd_sweep)
 
     vllm = sub.add_parser("vllm", help="prepare or run a vLLM server for the judge")
     vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION", required=True)
@@ -153,6 +175,9 @@ def _judge_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
     p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    p.add_argument(
+        "--cache", metavar="DIR", help="verdict cache folder: requests judged before are answered from it (no call)"
+    )
 
 
 def _make_judge(args: argparse.Namespace) -> Judge:
@@ -163,6 +188,7 @@ def _make_judge(args: argparse.Namespace) -> Judge:
         seed=args.seed,
         max_tokens=args.max_tokens,
         concurrency=args.concurrency,
+        cache=args.cache,
     )
 
 
@@ -176,6 +202,21 @@ def _cmd_judge(args: argparse.Namespace) -> int:
         requests, single = _read_requests(args.input)
     else:
         requests, single = [_request_from_flags(args)], True
+    if args.ray is not None:
+        from .integrations.ray import judge_requests_on_ray
+
+        options: dict[str, Any] = {"permutations": args.permutations, "seed": args.seed, "max_tokens": args.max_tokens}
+        if getattr(args, "cache", None):
+            options["cache"] = args.cache  # a folder every actor opens: shared storage on a multi-node cluster
+        return judge_requests_on_ray(
+            requests,
+            args.output,
+            model=args.model,
+            api_base=args.api_base,
+            address=args.ray or None,
+            actors=args.ray_actors,
+            judge_options={**options, "concurrency": args.concurrency},
+        )
     judge = _make_judge(args)
     if single and not isinstance(requests[0], RAError):
         result = judge.judge_batch(requests)[0]
@@ -237,6 +278,7 @@ def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
 
     valid = [(i, r) for i, r in enumerate(requests) if not isinstance(r, RAError)]
     results: list[BatchItem] = [r if isinstance(r, RAError) else None for r in requests]  # type: ignore[misc]
+    before = cache_stats(judge.cache)
     started = time.perf_counter()
     with tqdm(total=len(valid), desc="judging", unit="req", file=sys.stderr, disable=None) as bar:
 
@@ -250,9 +292,15 @@ def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
     ok = [r for r in results if isinstance(r, JudgeResult)]
     failed = len(results) - len(ok)
     tokens = sum(r.usage.total_tokens for r in ok)
+    after = cache_stats(judge.cache)
+    cached = (
+        f"{after['hits'] - before['hits']} cache hits, {after['misses'] - before['misses']} cache misses, "
+        if before is not None and after is not None
+        else ""
+    )
     print(
         f"judged {len(results)} requests: {len(ok)} ok, {failed} failed, "
-        f"{tokens} tokens, {time.perf_counter() - started:.1f} s",
+        f"{tokens} tokens, {cached}{time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
     return 0 if not failed else 1
@@ -303,6 +351,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "serve RewardAnything-8B with vLLM and pass --model/--api-base for real verdicts (see README)."
         )
     return 0
+
+
+# ---------------------------------------------------------------------- sweep
+
+
+def _sweep_arguments(p: argparse.ArgumentParser) -> None:
+    from ._sweep_cli import add_arguments
+
+    add_arguments(p)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from ._sweep_cli import run
+
+    return run(args)
 
 
 # ----------------------------------------------------------------------- vllm

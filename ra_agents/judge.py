@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,7 +15,7 @@ from . import protocol
 from ._aggregate import aggregate, normalize
 from ._errors import BackendError, RAError, UsageError, VerdictError
 from ._sync import run_sync
-from ._telemetry import judge_span, record_result
+from ._telemetry import judge_span, record_cache_hit, record_result
 from ._types import (
     Backend,
     Completion,
@@ -26,6 +27,7 @@ from ._types import (
     Usage,
     validation_summary,
 )
+from .cache import VerdictStore, open_store, verdict_lookup
 from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
 from .principle import PrincipleLike, principle_text
 
@@ -56,6 +58,11 @@ class Judge:
         concurrency: requests in flight at once in batches.
         max_candidates: largest N accepted in one request.
         render: turns a candidate into the text the judge reads.
+        cache: a verdict store (:class:`~ra_agents.cache.MemoryCache`, any object with
+            ``get``/``set``) or a folder path for a :class:`~ra_agents.cache.DiskCache`. A
+            request judged before (same principle, prompt, settings and candidate texts, under
+            any names and in any order) is answered from it with no backend call.
+        cache_sampled: cache verdicts of a sampled judge (``temperature > 0``) too.
     """
 
     def __init__(
@@ -74,6 +81,8 @@ class Judge:
         concurrency: int = 8,
         max_candidates: int = 64,
         render: Callable[[Any], str] = protocol.render_candidate,
+        cache: VerdictStore | str | os.PathLike[str] | None = None,
+        cache_sampled: bool = False,
     ) -> None:
         if not (
             isinstance(scale, tuple | list)
@@ -105,6 +114,8 @@ class Judge:
         self.concurrency = concurrency
         self.max_candidates = max_candidates
         self.render = render
+        self.cache = open_store(cache)
+        self.cache_sampled = cache_sampled
 
     @classmethod
     def from_litellm(
@@ -159,6 +170,7 @@ class Judge:
         rng = random.Random(self.seed if seed is None else seed)
         orders = protocol.distinct_orders(names, k, rng)
         max_tokens = self._max_tokens(len(names))
+        cached = verdict_lookup(self, principle, prompt, text_of, permutations=k, seed=seed, max_tokens=max_tokens)
 
         started = time.perf_counter()
         with judge_span(
@@ -169,6 +181,12 @@ class Judge:
             max_tokens=max_tokens,
             temperature=self.temperature,
         ) as span:
+            if cached is not None:
+                hit = await cached.load()
+                record_cache_hit(span, hit is not None)
+                if hit is not None:
+                    record_result(span, hit)
+                    return hit
             outcomes = await asyncio.gather(
                 *(self._one_pass(principle, prompt, order, text_of, max_tokens) for order in orders),
                 return_exceptions=True,
@@ -200,6 +218,8 @@ class Judge:
                 principle=principle,
             )
             record_result(span, result)
+        if cached is not None:
+            await cached.save(result)
         return result
 
     def judge(
@@ -403,6 +423,8 @@ _JUDGE_KWARGS = {
     "concurrency",
     "max_candidates",
     "render",
+    "cache",
+    "cache_sampled",
 }
 
 

@@ -1,7 +1,7 @@
 """``ra-agents bench``: rerunnable benchmarks.
 
-Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``. Each prints a markdown
-table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
+Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``, ``cache``, ``ray``.
+Each prints a markdown table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
 """
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server}"
+        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray}"
     )
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
@@ -173,6 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
         "created once under the ra-agents cache, bench-reference-venv)",
     )
     _common(p)
+
+    from .cache import STORES
+
+    p = sub.add_parser("cache", help="verdict cache: judge calls and wall time of a rerun, cold vs warm (no model)")
+    p.add_argument("--requests", type=_positive, default=200, help="requests in the batch (default 200)")
+    p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
+    p.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
+    p.add_argument("--stores", type=_csv, default=list(STORES), help=f"comma-separated (default {','.join(STORES)})")
+    _common(p)
+
+    p = sub.add_parser("ray", help="rows/s of batch judging on Ray Data (local cluster) vs one process (no model)")
+    p.add_argument("--rows", type=_positive, default=400, help="requests per run (default 400)")
+    p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
+    p.add_argument("--actors", type=_csv_ints, default=[1, 2], help="actor counts, comma-separated (default 1,2)")
+    p.add_argument("--batch-size", type=_positive, default=50, help="rows per actor call (default 50)")
+    p.add_argument(
+        "--concurrency", type=_positive, default=16, help="requests in flight per judge and actor (default 16)"
+    )
+    p.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray cluster (default: all)")
+    _common(p)
     return parser
 
 
@@ -203,6 +223,30 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
             show_progress=show,
         )
         return "overhead", results, overhead.render_markdown(results), overhead.plot_overhead
+    if args.command == "cache":
+        from . import cache
+
+        results = await cache.run_cache_bench(
+            requests=args.requests,
+            candidates=args.candidates,
+            concurrency=args.concurrency,
+            stores=args.stores,
+            show_progress=show,
+        )
+        return "cache", results, cache.render_markdown(results), cache.plot_cache
+    if args.command == "ray":
+        from . import ray as ray_bench
+
+        results = await ray_bench.run_ray_bench(
+            rows=args.rows,
+            candidates=args.candidates,
+            actors=args.actors,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            num_cpus=args.num_cpus,
+            show_progress=show,
+        )
+        return "ray", results, ray_bench.render_markdown(results), ray_bench.plot_ray
     if args.command == "parser":
         from . import parser
 

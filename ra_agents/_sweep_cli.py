@@ -1,0 +1,193 @@
+"""``ra-agents sweep``: judge a JSONL file of cases under many principles.
+
+Kept out of ``cli.py`` so that the command line's main module stays a dispatcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ._errors import UsageError
+from ._flags import judge_from_flags
+from ._types import JudgeResult
+from .judge import BatchItem
+from .principle import Principle, PrincipleLike
+from .sweep import SweepCase, _require_matplotlib, sweep
+
+__all__ = ["add_arguments", "run", "read_cases", "resolve_principles"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The sweep's own flags (the judge options are added by the caller)."""
+    p.add_argument(
+        "--principles",
+        type=_comma_items,
+        action="extend",
+        dest="principle_items",
+        default=[],
+        metavar="ID,NAME=TEXT,...",
+        help="comma-separated principles: a library id, or NAME=TEXT inline",
+    )
+    p.add_argument(
+        "--principle",
+        type=_one_item,
+        action="extend",
+        dest="principle_items",
+        metavar="NAME=TEXT",
+        help="one inline principle whose text may hold commas (repeat); a bare ID names a library principle",
+    )
+    p.add_argument("--input", "-i", required=True, help="cases, one JSON object per line (.jsonl); - for stdin")
+    p.add_argument("--output", "-o", help="write the JSON report here")
+    p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
+    p.add_argument("--png", help="write a heatmap of the agreement matrix here (needs the 'bench' extra)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a sweep from parsed flags; 0 when everything was judged, 1 when some judgements failed."""
+    principles = resolve_principles(args.principle_items)
+    cases = read_cases(args.input)
+    if args.png:
+        _require_matplotlib()  # before any judging, not after
+    options: dict[str, Any] = {
+        "permutations": args.permutations,
+        "seed": args.seed,
+        "max_tokens": args.max_tokens,
+        "concurrency": args.concurrency,
+    }
+    if getattr(args, "cache", None):
+        options["cache"] = args.cache  # a sweep rerun with one more principle judges only the new column
+    judge = judge_from_flags(args.model, args.api_base, **options)
+    total = len(cases) * len(principles)
+    started = time.perf_counter()
+    bar = _progress(total)
+    try:
+
+        def advance(_case: str, _principle: str, _item: BatchItem) -> None:
+            if bar is not None:
+                bar.update(1)
+
+        report = sweep(judge, principles, cases, on_result=advance)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    markdown = report.to_markdown()
+    if args.output:
+        _write(args.output, report.to_json(indent=2) + "\n")
+    if args.markdown:
+        _write(args.markdown, markdown)
+    else:
+        sys.stdout.write(markdown)
+    if args.png:
+        report.save_heatmap(args.png)
+    failed = len(report.failures)
+    tokens = sum(
+        item.usage.total_tokens
+        for per_case in report.results.values()
+        for item in per_case.values()
+        if isinstance(item, JudgeResult)
+    )
+    print(
+        f"swept {len(cases)} cases x {len(principles)} principles: {total - failed} judged, {failed} failed, "
+        f"{tokens} tokens, {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0 if not failed else 1
+
+
+def resolve_principles(items: list[str]) -> dict[str, PrincipleLike]:
+    """name -> principle from ``NAME=TEXT`` items (inline text) and bare library ids.
+
+    Raises:
+        UsageError: no items, an empty name or text, a repeated name, an unknown id.
+    """
+    if not items:
+        raise UsageError(
+            "give the principles to compare: --principles ID,ID,... (library ids) and/or --principle NAME=TEXT"
+        )
+    out: dict[str, PrincipleLike] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if sep:
+            if not name or not text.strip():
+                raise UsageError(f"a principle takes NAME=TEXT with both parts non-empty, got {item!r}")
+            principle: PrincipleLike = text.strip()
+        else:
+            principle = _library_principle(name)
+        if name in out:
+            raise UsageError(f"principle {name!r} is given twice; names must be unique")
+        out[name] = principle
+    return out
+
+
+def read_cases(path: str) -> list[SweepCase]:
+    """Cases from a JSONL file (``-`` for stdin); a case without an id is named by its line number.
+
+    Raises:
+        UsageError: a missing file, an empty one, or a bad line (named by its number).
+    """
+    if path == "-":
+        text, name = sys.stdin.read(), "stdin"
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"cases file {path} does not exist")
+        text, name = file.read_text(encoding="utf-8"), file.name
+    cases: list[SweepCase] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{name} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+        try:
+            case = SweepCase.from_dict(data, default_id=str(lineno))
+        except UsageError as exc:
+            raise UsageError(f"{name} line {lineno}: {exc}") from None
+        if case.id in seen:
+            raise UsageError(f"{name} line {lineno}: case id {case.id!r} is already used on line {seen[case.id]}")
+        seen[case.id] = lineno
+        cases.append(case)
+    if not cases:
+        raise UsageError(f"{name} holds no cases; write one JSON object per line: {{id, prompt, responses}}")
+    return cases
+
+
+def _library_principle(principle_id: str) -> Principle:
+    """A principle from the library by id (the library is imported only when an id is given)."""
+    if not principle_id:
+        raise UsageError("an empty principle id; give a library id or NAME=TEXT")
+    from . import principles as library
+
+    return library.get(principle_id)
+
+
+def _comma_items(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _one_item(text: str) -> list[str]:
+    return [text]
+
+
+def _progress(total: int) -> Any:
+    """A tqdm bar on stderr, or ``None`` without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is in the cli extra
+        return None
+    return tqdm(total=total, desc="sweeping", unit="judgement", file=sys.stderr, disable=None)
+
+
+def _write(path: str, text: str) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")

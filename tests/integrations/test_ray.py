@@ -1,0 +1,280 @@
+"""Batch judging on Ray Data: a real local Ray cluster, started once for the session.
+
+Hundreds of rows go to the instant local upstream of the overhead benchmark (no model);
+a few go to the real vLLM server. Every test checks the contract: as many rows out as in,
+each id once, each row a verdict or the error that row met, never a dropped row.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ra_agents import Judge, MissingDependencyError, UsageError
+from ra_agents._loopback import LoopbackOpenAI
+from ra_agents.backends.scripted import ScriptedBackend, prefer
+from ra_agents.bench.overhead import InstantUpstream, _instant_verdict
+from ra_agents.cli import main
+from ra_agents.integrations.ray import (
+    VERDICT_COLUMNS,
+    _columns_of,
+    judge_dataset,
+    ray_session,
+    row_verdict,
+)
+from ra_agents.serving import free_port
+
+PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """A local 2-CPU cluster with a small object store (or the session's, when one runs)."""
+    with ray_session(
+        "local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False
+    ) as ray:
+        yield ray
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[InstantUpstream]:
+    with InstantUpstream() as up:
+        yield up
+
+
+def _by_id(rows: list[dict[str, Any]], id_column: str = "id") -> dict[Any, dict[str, Any]]:
+    by_id = {row[id_column]: row for row in rows}
+    assert len(by_id) == len(rows), "an id came out twice"
+    return by_id
+
+
+# ------------------------------------------------------------ without a cluster
+
+
+def test_row_verdict_is_to_dict() -> None:
+    judge = Judge(ScriptedBackend(default=prefer(lambda t: "4" in t)), seed=0)
+    for permutations in (1, 3):
+        result = judge.judge(PRINCIPLE, "2+2?", {"x": "5", "y": "4", "z": "22"}, permutations=permutations)
+        columns = _columns_of(result)
+        assert set(columns) <= set(VERDICT_COLUMNS)
+        assert row_verdict(columns) == json.loads(json.dumps(result.to_dict()))
+    assert row_verdict({"ok": False, "error": "UsageError", "message": "m"}) is None
+
+
+def test_without_ray_the_error_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails, as when it is not installed
+    with pytest.raises(MissingDependencyError, match=r"pip install 'ra-agents\[ray\]'"):
+        judge_dataset(object(), model="hosted_vllm/x")  # type: ignore[arg-type]
+
+
+def test_bad_arguments_fail_before_anything_runs(ray_cluster) -> None:
+    ds = ray_cluster.data.from_items([{"id": 1, "principle": "p", "prompt": "q", "responses": ["a", "b"]}])
+    with pytest.raises(UsageError, match="judge_options"):
+        judge_dataset(ds, model="hosted_vllm/x", judge_options={"permutation": 2})
+    with pytest.raises(UsageError, match="backend_options"):
+        judge_dataset(ds, model="hosted_vllm/x", backend_options={"routing_strategy": "x"})  # replicas only
+    with pytest.raises(UsageError, match="concurrency"):
+        judge_dataset(ds, model="hosted_vllm/x", concurrency=0)
+    with pytest.raises(UsageError, match="no column 'key'"):
+        judge_dataset(ds, model="hosted_vllm/x", id_column="key")
+    with pytest.raises(UsageError, match="collide"):
+        judge_dataset(ds, model="hosted_vllm/x", keep_columns=["scores"])
+    with pytest.raises(UsageError, match="model="):
+        judge_dataset(ds, model="")
+
+
+# ------------------------------------------------------- the instant upstream
+
+
+def _flat_rows(count: int) -> tuple[list[dict[str, Any]], dict[int, list[str] | None]]:
+    """Rows in request columns, some malformed; the candidate names each valid one should get."""
+    rows: list[dict[str, Any]] = []
+    expected: dict[int, list[str] | None] = {}
+    for i in range(count):
+        names = ["a", "b"] if i % 4 == 1 else ["r0", "r1", "r2"]  # different names: a union struct in Arrow
+        row: dict[str, Any] = {
+            "id": i,
+            "principle": PRINCIPLE,
+            "prompt": f"What is {i} + {i}?",
+            "responses": {n: f"{2 * i + k}" for k, n in enumerate(names)},
+        }
+        if i % 10 == 3:
+            del row["prompt"]
+        elif i % 10 == 7:
+            row["responses"] = {}
+        elif i % 25 == 11:
+            row["principle"] = "   "
+        elif i % 50 == 19:
+            row["permutations"] = 0
+        elif i % 30 == 2:
+            row["permutations"] = 2
+        malformed = i % 10 in (3, 7) or i % 25 == 11 or i % 50 == 19
+        expected[i] = None if malformed else names
+        rows.append(row)
+    return rows, expected
+
+
+def test_hundreds_of_rows_over_two_actors_and_two_replicas(ray_cluster) -> None:
+    rows, expected = _flat_rows(300)
+    replicas = [LoopbackOpenAI(_instant_verdict, record=True) for _ in range(2)]
+    with replicas[0], replicas[1]:
+        ds = ray_cluster.data.from_items(rows)
+        out = judge_dataset(
+            ds,
+            model="hosted_vllm/x",
+            api_base=[r.api_base for r in replicas],
+            concurrency=2,
+            batch_size=40,
+            judge_options={"concurrency": 16, "seed": 0},
+        ).take_all()
+    assert len(out) == len(rows)
+    by_id = _by_id(out)
+    assert set(by_id) == set(expected)
+    for i, names in expected.items():
+        row = by_id[i]
+        assert list(row) == ["id", *VERDICT_COLUMNS]
+        if names is None:
+            assert row["ok"] is False and row["error"] == "UsageError" and row["message"], row
+            assert row["scores"] is None
+        else:
+            assert row["ok"] is True and row["error"] is None, row
+            assert row["names"] == names  # the union struct's nulls were not taken for candidates
+            assert sorted(row["ranking"]) == sorted(names) and row["best"] == row["ranking"][0]
+            assert len(row["scores"]) == len(names) and row["permutations"] == (2 if i % 30 == 2 else 1)
+    assert sum(row["ok"] for row in out) == sum(n is not None for n in expected.values()) > 200
+    assert "prompt" in by_id[3]["message"] and "empty" in by_id[7]["message"]
+    # both replicas served: LiteLLM's Router spread each actor's requests
+    assert all(len(r.requests) > 20 for r in replicas), [len(r.requests) for r in replicas]
+
+
+def test_request_column_json_text_with_broken_rows(ray_cluster, upstream) -> None:
+    good = {"principle": PRINCIPLE, "prompt": "2+2?", "responses": {"x": "4", "y": "five"}}
+    texts = {
+        "ok-map": json.dumps(good),
+        "ok-list": json.dumps({**good, "responses": ["4", "5", "22"], "permutations": 2}),
+        "ok-principle": json.dumps({**good, "principle": {"criteria": [{"name": "correct", "weight": 2}]}}),
+        "not-json": '{"principle": "p", "prompt": ',
+        "not-object": "[1, 2]",
+        "bad-responses": json.dumps({**good, "responses": 5}),
+        "unknown-key": json.dumps({**good, "extra": True}),
+        "no-candidates": json.dumps({**good, "responses": []}),
+    }
+    rows = [{"key": k, "request": t, "label": n} for n, (k, t) in enumerate(texts.items())]
+    ds = ray_cluster.data.from_items(rows)
+    out = judge_dataset(
+        ds, model="hosted_vllm/x", api_base=upstream.api_base, id_column="key", keep_columns=["label"], batch_size=3
+    ).take_all()
+    by_id = _by_id(out, "key")
+    assert set(by_id) == set(texts)
+    assert list(out[0]) == ["key", *VERDICT_COLUMNS, "label"]
+    assert [by_id[k]["label"] for k in texts] == list(range(len(texts)))
+    assert by_id["ok-map"]["names"] == ["x", "y"] and by_id["ok-list"]["names"] == ["0", "1", "2"]
+    assert by_id["ok-list"]["permutations"] == 2 and by_id["ok-principle"]["ok"]
+    for key in ("not-json", "not-object", "bad-responses", "unknown-key", "no-candidates"):
+        assert by_id[key]["ok"] is False and by_id[key]["error"] == "UsageError", by_id[key]
+    assert "not valid JSON" in by_id["not-json"]["message"]
+    assert "must be a JSON object" in by_id["not-object"]["message"]
+    assert "extra" in by_id["unknown-key"]["message"]
+
+
+def test_backend_down_gives_error_rows(ray_cluster) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    rows = [{"id": i, "principle": PRINCIPLE, "prompt": "q", "responses": ["a", "b"]} for i in range(5)]
+    out = judge_dataset(
+        ray_cluster.data.from_items(rows),
+        model="hosted_vllm/x",
+        api_base=dead,
+        backend_options={"num_retries": 0, "timeout": 5},
+    ).take_all()
+    assert sorted(r["id"] for r in out) == list(range(5))
+    assert {r["error"] for r in out} == {"BackendUnavailable"}
+    assert all("cannot reach" in r["message"] for r in out)
+
+
+# ------------------------------------------------------------------- the CLI
+
+
+def test_cli_ray_writes_every_row_like_the_plain_command(ray_cluster, upstream, tmp_path, capsys) -> None:
+    lines = [
+        json.dumps({"id": "first", "principle": PRINCIPLE, "prompt": "2+2?", "responses": {"x": "4", "y": "5"}}),
+        json.dumps({"id": 7, "principle": PRINCIPLE, "responses": ["no", "prompt"]}),
+        "",
+        json.dumps({"principle": PRINCIPLE, "prompt": "3+3?", "responses": ["6", "7", "8"], "permutations": 2}),
+        "{this is not json",
+        json.dumps({"id": "last", "principle": PRINCIPLE, "prompt": "1+1?", "responses": {"p": "2", "q": "3"}}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = ["judge", "-i", str(path), "--model", "hosted_vllm/x", "--api-base", upstream.api_base, "--seed", "0"]
+
+    assert main([*common, "-o", str(tmp_path / "ray.jsonl"), "--ray", "--ray-actors", "2"]) == 1
+    assert "judged 5 requests on Ray: 3 ok, 2 failed" in capsys.readouterr().err
+    assert main([*common, "-o", str(tmp_path / "plain.jsonl")]) == 1
+
+    ray_rows = [json.loads(x) for x in (tmp_path / "ray.jsonl").read_text(encoding="utf-8").splitlines()]
+    plain_rows = [json.loads(x) for x in (tmp_path / "plain.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["index"], r["id"], r["ok"]) for r in ray_rows] == [
+        (0, "first", True),
+        (1, 7, False),
+        (2, None, True),
+        (3, None, False),
+        (4, "last", True),
+    ]
+    assert ray_rows[3]["message"] == plain_rows[3]["message"]
+    assert ray_rows[3]["message"].startswith("in.jsonl line 5 is not valid JSON")
+    assert ray_rows[1]["error"] == "UsageError" and "request 1 is malformed: prompt" in ray_rows[1]["message"]
+    # the same rows as without Ray, but for timings
+    for ours, theirs in zip(ray_rows, plain_rows, strict=True):
+        for row in (ours, theirs):
+            row.pop("latency_s", None)
+            if not row["ok"]:
+                row.pop("message")  # the plain command counts only the lines that parsed in "request N"
+        assert ours == theirs
+
+
+def test_cli_ray_needs_a_served_model(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("RA_AGENTS_MODEL", raising=False)
+    monkeypatch.setenv("RA_AGENTS_CONFIG", str(tmp_path / "none.toml"))
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"principle": "p", "prompt": "q", "responses": ["a"]}) + "\n", encoding="utf-8")
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    assert main(["judge", "-i", str(path), "--ray"]) == 2
+    assert "--ray needs a served model" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------- the real model
+
+
+@pytest.mark.vllm
+def test_real_vllm_through_the_router(ray_cluster, vllm_server) -> None:
+    rows: list[dict[str, Any]] = [
+        {"id": i, "principle": PRINCIPLE, "prompt": f"What is {i} + 2?", "responses": [f"{i + 2}", f"{i + 3}"]}
+        for i in range(6)
+    ]
+    rows += [
+        {"id": 100, "principle": PRINCIPLE, "prompt": None, "responses": ["a", "b"]},
+        {"id": 101, "principle": PRINCIPLE, "prompt": "q", "responses": []},
+        {"id": 102, "principle": "", "prompt": "q", "responses": ["a", "b"]},
+    ]
+    out = judge_dataset(
+        ray_cluster.data.from_items(rows),
+        model=f"hosted_vllm/{vllm_server.served_name}",
+        api_base=[vllm_server.api_base, vllm_server.api_base],  # two "replicas": LiteLLM's Router
+        batch_size=16,
+        judge_options={"concurrency": 6, "seed": 0, "max_tokens": 80},
+        backend_options={"timeout": 600},
+    ).take_all()
+    by_id = _by_id(out)
+    assert sorted(by_id) == [*range(6), 100, 101, 102]
+    for i in range(6):
+        row = by_id[i]
+        assert row["ok"] is True, row
+        assert row["names"] == ["0", "1"] and sorted(row["ranking"]) == ["0", "1"]
+        assert all(1 <= s <= 5 for s in row["scores"])
+        assert row["model"] == vllm_server.served_name and row["prompt_tokens"] > 50
+        assert isinstance(row_verdict(row), dict)
+    assert all(by_id[i]["error"] == "UsageError" for i in (100, 101, 102))
