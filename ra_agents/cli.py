@@ -39,7 +39,13 @@ or set RA_AGENTS_MODEL and RA_AGENTS_API_BASE.
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 some requests failed, 2 usage)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        # Their own parsers read everything after the name (--help included), which
+        # argparse's REMAINDER would refuse as an unknown option when it comes first.
+        args = argparse.Namespace(command=argv[0], run=_DELEGATED[argv[0]], rest=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -159,11 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
 
     bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(run=_cmd_bench)
 
     principles = sub.add_parser("principles", help="the principle library: list, show ID, search QUERY", add_help=False)
-    principles.add_argument("principles_args", nargs=argparse.REMAINDER)
+    principles.add_argument("rest", nargs=argparse.REMAINDER)
     principles.set_defaults(run=_cmd_principles)
     return parser
 
@@ -421,13 +427,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench.cli import main as bench_main
 
-    return bench_main([a for a in args.bench_args if a != "--"] or ["--help"])
+    return bench_main([a for a in args.rest if a != "--"] or ["--help"])
 
 
 def _cmd_principles(args: argparse.Namespace) -> int:
     from ._principles_cli import main as principles_main
 
-    return principles_main([a for a in args.principles_args if a != "--"] or ["--help"])
+    return principles_main([a for a in args.rest if a != "--"] or ["--help"])
+
+
+_DELEGATED = {"bench": _cmd_bench, "principles": _cmd_principles}
+"""Subcommands with a command line of their own."""
 
 
 if __name__ == "__main__":  # pragma: no cover

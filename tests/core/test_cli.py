@@ -43,3 +43,11 @@ def test_api_base_without_model_says_to_add_model(argv, tmp_path, capsys) -> Non
     out = ["--out", str(tmp_path)] if argv[0] == "bench" else []
     assert main([*argv, *out, "--api-base", "http://127.0.0.1:9/v1"]) == 2
     assert "--api-base needs --model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "usage"), [("principles", "ra-agents principles"), ("bench", "ra-agents bench")])
+def test_delegated_commands_answer_help(command, usage, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {usage}")
