@@ -1,4 +1,4 @@
-"""A lean backend for one OpenAI-compatible server (vLLM, SGLang, llama.cpp), straight over httpx.
+"""A lean backend for one OpenAI-compatible server (vLLM, SGLang, llama.cpp), straight over aiohttp.
 
 :class:`~ra_agents.backends.litellm.LiteLLMBackend` reaches any provider and spreads load over
 replicas; for each call it also does per-call bookkeeping (model-info and cost lookups,
@@ -6,8 +6,10 @@ logging payloads, response conversion) that costs about 3 ms of CPU. That does n
 next to a GPU generation, but it caps a judge *server* in front of a fast vLLM: on a 2-core
 machine it was most of the server's CPU time per request (see BENCHMARKS.md). This backend
 sends the same request body (messages, JSON schema, logprobs, seed, extra body) with one
-pooled ``httpx.AsyncClient`` per event loop, and maps failures to the same typed errors
-with the same retry rule (tenacity; connection errors, timeouts, 408/409/429 and 5xx).
+pooled ``aiohttp.ClientSession`` per event loop (aiohttp's connector stays cheap with many
+connections in flight, where httpx's pool rescans every connection per request), and maps
+failures to the same typed errors with the same retry rule (tenacity; connection errors,
+timeouts, 408/409/429 and 5xx).
 
 Use it with ``ra-agents serve --backend http`` or ``Judge(OpenAIHTTPBackend(...))``; model
 names may keep their LiteLLM prefix (``hosted_vllm/rewardanything``), which is stripped
@@ -16,6 +18,7 @@ from the wire name and sets the span's provider.
 
 from __future__ import annotations
 
+import json
 import time
 import weakref
 from collections.abc import Sequence
@@ -30,12 +33,12 @@ _CONTEXT_HINTS = ("maximum context length", "context length", "context_length_ex
 _PROVIDERS = {"hosted_vllm": "vllm", "vllm": "vllm", "openai": "openai"}
 
 
-def _httpx() -> Any:
+def _aiohttp() -> Any:
     try:
-        import httpx
+        import aiohttp
     except ImportError as exc:
-        raise MissingDependencyError("httpx", "client", "The OpenAI-compatible HTTP backend") from exc
-    return httpx
+        raise MissingDependencyError("aiohttp", "server", "The OpenAI-compatible HTTP backend") from exc
+    return aiohttp
 
 
 class OpenAIHTTPBackend:
@@ -67,7 +70,7 @@ class OpenAIHTTPBackend:
         extra_body: dict[str, Any] | None = None,
         max_connections: int = 256,
     ) -> None:
-        _httpx()
+        _aiohttp()
         prefix, _, name = model.partition("/") if "/" in model else ("", "", model)
         self.model = model
         self.wire_model = name if prefix in _PROVIDERS else model
@@ -107,7 +110,7 @@ class OpenAIHTTPBackend:
     async def aclose(self) -> None:
         """Close the connection pools (one per event loop that used this backend)."""
         for client in list(self._clients.values()):
-            await client.aclose()
+            await client.close()
         self._clients.clear()
 
     def _body(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
@@ -136,41 +139,44 @@ class OpenAIHTTPBackend:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            httpx = _httpx()
-            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+            aiohttp = _aiohttp()
             headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            client = httpx.AsyncClient(limits=limits, headers=headers)
+            connector = aiohttp.TCPConnector(limit=self.max_connections)
+            client = aiohttp.ClientSession(connector=connector, headers=headers)
             self._clients[loop] = client
         return client
 
     async def _once(self, body: dict[str, Any], seconds: float) -> Completion:
-        httpx = _httpx()
+        aiohttp = _aiohttp()
         headers: dict[str, str] = {}
         from opentelemetry.propagate import inject
 
         inject(headers)
         started = time.perf_counter()
         try:
-            response = await self._client().post(self._url, json=body, headers=headers, timeout=seconds)
-        except httpx.TimeoutException as exc:
+            async with self._client().post(
+                self._url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=seconds)
+            ) as response:
+                status = response.status
+                text = await response.text()
+        except TimeoutError as exc:
             raise BackendTimeout(
                 f"{self.api_base} did not answer in time; raise timeout= or check the server's load", body=str(exc)
             ) from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"cannot reach {self.api_base}: is the server running? ({type(exc).__name__}: {exc})", body=str(exc)
             ) from exc
         latency = time.perf_counter() - started
-        if response.status_code != 200:
-            raise _status_error(response.status_code, response.text, self.api_base)
+        if status != 200:
+            raise _status_error(status, text, self.api_base)
         try:
-            data = response.json()
-            return _completion(data, latency, self.model)
+            return _completion(json.loads(text), latency, self.model)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise BackendError(
-                f"{self.api_base} answered 200 with a body that is not a chat completion: {response.text[:300]}",
+                f"{self.api_base} answered 200 with a body that is not a chat completion: {text[:300]}",
                 status=200,
-                body=response.text,
+                body=text,
             ) from exc
 
 

@@ -200,6 +200,9 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
             state["judge"] = await asyncio.to_thread(build_judge, settings)
         yield
         await groups.aclose()
+        close = getattr(state["judge"].backend, "aclose", None)
+        if close is not None:  # the http backend's connection pool
+            await close()
 
     app = FastAPI(
         title="ra-agents judge",
