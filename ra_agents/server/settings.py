@@ -41,7 +41,7 @@ class ServerSettings(BaseModel):
         api_base: the judge model's server URL(s).
         backend: how ``model`` is reached: ``"litellm"`` (any provider, several replicas
             through LiteLLM's Router) or ``"http"`` (one OpenAI-compatible server such as
-            vLLM, straight over httpx: a few ms less CPU per request, see BENCHMARKS.md).
+            vLLM, straight over aiohttp: a few ms less CPU per request, see BENCHMARKS.md).
         judge_factory: ``module:function`` returning a :class:`~ra_agents.Judge` (overrides model).
         default_principle: used when a reward request carries none.
         max_body_bytes: largest request body.
