@@ -17,10 +17,10 @@ from .._errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
-    ContextLengthError,
     MissingDependencyError,
 )
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, retrying, sampling_fields
 
 __all__ = ["LiteLLMBackend"]
 
@@ -35,7 +35,6 @@ _CONNECTION_HINTS = (
     "remote end closed",
     "connection aborted",
 )
-_CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
 
 
 def _litellm() -> Any:
@@ -144,16 +143,8 @@ class LiteLLMBackend:
         return [(self.api_base, self.api_key)] if self.api_base else []
 
     async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-
         kwargs = self._request(messages, settings)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.num_retries + 1),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in retrying(self.num_retries):
             with attempt:
                 return await self._once(kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -162,8 +153,7 @@ class LiteLLMBackend:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": list(messages),
-            "max_tokens": settings.get("max_tokens", 512),
-            "temperature": settings.get("temperature", 0.0),
+            **sampling_fields(settings, json_schema=self.supports_json_schema, logprobs=self.supports_logprobs),
             "timeout": settings.get("timeout", self.timeout),
         }
         if self.router is None:
@@ -172,16 +162,6 @@ class LiteLLMBackend:
                 kwargs["api_base"] = self.api_base
             if self.api_key:
                 kwargs["api_key"] = self.api_key
-        if "seed" in settings:
-            kwargs["seed"] = settings["seed"]
-        if "json_schema" in settings and self.supports_json_schema:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "verdict", "schema": settings["json_schema"], "strict": True},
-            }
-        if settings.get("top_logprobs") and self.supports_logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = settings["top_logprobs"]
         if self.extra_body:
             kwargs["extra_body"] = dict(self.extra_body)
         return kwargs
@@ -225,13 +205,8 @@ def _map_error(exc: Exception, where: str) -> BackendError:
     status = getattr(exc, "status_code", None)
     body = str(exc)
     lowered = body.lower()
-    if isinstance(exc, getattr(litellm, "ContextWindowExceededError", ())) or any(h in lowered for h in _CONTEXT_HINTS):
-        return ContextLengthError(
-            f"the request does not fit the judge model's context window ({_first_line(body)}); judge fewer or "
-            "shorter candidates per call, lower max_tokens, or serve the model with a larger --max-model-len",
-            status=status,
-            body=body,
-        )
+    if isinstance(exc, getattr(litellm, "ContextWindowExceededError", ())) or any(h in lowered for h in CONTEXT_HINTS):
+        return context_length_error(body, status)
     if (
         isinstance(exc, getattr(litellm, "Timeout", ()))
         or "timed out" in lowered
@@ -242,18 +217,13 @@ def _map_error(exc: Exception, where: str) -> BackendError:
         )
     if any(h in lowered for h in _CONNECTION_HINTS):
         return BackendUnavailable(
-            f"cannot reach {where}: is the server running? ({_first_line(body)})", status=status, body=body
+            f"cannot reach {where}: is the server running? ({first_line(body)})", status=status, body=body
         )
     if isinstance(exc, getattr(litellm, "APIConnectionError", ())) and status is None:
-        return BackendUnavailable(f"cannot reach {where}: {_first_line(body)}", status=status, body=body)
-    err = BackendError(f"{where} failed with status {status}: {_first_line(body)}", status=status, body=body)
+        return BackendUnavailable(f"cannot reach {where}: {first_line(body)}", status=status, body=body)
+    err = BackendError(f"{where} failed with status {status}: {first_line(body)}", status=status, body=body)
     err.retryable = status in (408, 409, 429) or (status is not None and status >= 500)
     return err
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:300]
 
 
 def _to_completion(response: Any, latency: float, model: str) -> Completion:

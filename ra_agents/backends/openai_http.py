@@ -24,12 +24,12 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from .._errors import BackendError, BackendTimeout, BackendUnavailable, ContextLengthError, MissingDependencyError
+from .._errors import BackendError, BackendTimeout, BackendUnavailable, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, retrying, sampling_fields
 
 __all__ = ["OpenAIHTTPBackend"]
 
-_CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
 _PROVIDERS = {"hosted_vllm": "vllm", "vllm": "vllm", "openai": "openai"}
 
 
@@ -92,17 +92,9 @@ class OpenAIHTTPBackend:
         return [(self.api_base, self.api_key)]
 
     async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
-
         body = self._body(messages, settings)
         timeout = settings.get("timeout", self.timeout)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.num_retries + 1),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in retrying(self.num_retries):
             with attempt:
                 return await self._once(body, timeout)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -114,24 +106,12 @@ class OpenAIHTTPBackend:
         self._clients.clear()
 
     def _body(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        return {
             "model": self.wire_model,
             "messages": list(messages),
-            "max_tokens": settings.get("max_tokens", 512),
-            "temperature": settings.get("temperature", 0.0),
+            **sampling_fields(settings, json_schema=self.supports_json_schema, logprobs=self.supports_logprobs),
+            **self.extra_body,
         }
-        if "seed" in settings:
-            body["seed"] = settings["seed"]
-        if "json_schema" in settings and self.supports_json_schema:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "verdict", "schema": settings["json_schema"], "strict": True},
-            }
-        if settings.get("top_logprobs") and self.supports_logprobs:
-            body["logprobs"] = True
-            body["top_logprobs"] = settings["top_logprobs"]
-        body.update(self.extra_body)
-        return body
 
     def _client(self) -> Any:
         import asyncio
@@ -181,15 +161,9 @@ class OpenAIHTTPBackend:
 
 
 def _status_error(status: int, text: str, where: str) -> BackendError:
-    first = text.strip().splitlines()[0][:300] if text.strip() else ""
-    if status == 400 and any(h in text.lower() for h in _CONTEXT_HINTS):
-        return ContextLengthError(
-            f"the request does not fit the judge model's context window ({first}); judge fewer or shorter "
-            "candidates per call, lower max_tokens, or serve the model with a larger --max-model-len",
-            status=status,
-            body=text,
-        )
-    err = BackendError(f"{where} failed with status {status}: {first}", status=status, body=text)
+    if status == 400 and any(h in text.lower() for h in CONTEXT_HINTS):
+        return context_length_error(text, status)
+    err = BackendError(f"{where} failed with status {status}: {first_line(text)}", status=status, body=text)
     err.retryable = status in (408, 409, 429) or status >= 500
     return err
 
