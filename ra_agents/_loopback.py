@@ -47,6 +47,13 @@ def chat_completion(
     }
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # restart on the same port (backend-down tests)
+    # The standard library listens with a backlog of 5: a burst of 64 new connections (a
+    # pool filling up) overflowed it, and the dropped connects waited seconds to retry.
+    request_queue_size = 256
+
+
 class LoopbackOpenAI:
     """Answers ``POST /v1/chat/completions`` with ``respond(body)``; use as a context manager.
 
@@ -89,8 +96,7 @@ class LoopbackOpenAI:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (backend-down tests)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-openai", daemon=True)
 

@@ -25,7 +25,14 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from ._types import JudgeResult
 
-__all__ = ["judge_span", "record_result", "record_cache_hit", "EVALUATION_NAME", "EXPLANATION_MAX_CHARS"]
+__all__ = [
+    "judge_span",
+    "record_result",
+    "record_cache_hit",
+    "tracing_enabled",
+    "EVALUATION_NAME",
+    "EXPLANATION_MAX_CHARS",
+]
 
 EVALUATION_NAME = "ra_agents.principle"
 """``gen_ai.evaluation.name`` of every verdict: adherence to the principle it was judged under."""
@@ -33,13 +40,27 @@ EXPLANATION_MAX_CHARS = 256
 """Longest ``gen_ai.evaluation.explanation``; longer reasoning is cut and ends with an ellipsis."""
 
 _tracer = trace.get_tracer("ra_agents")
+_NO_OP_PROVIDERS = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+
+def tracing_enabled() -> bool:
+    """Whether a tracer provider that records is installed (an SDK's), not the API's default no-op."""
+    return not isinstance(trace.get_tracer_provider(), _NO_OP_PROVIDERS)
 
 
 @contextmanager
 def judge_span(
     *, model: str, provider: str, candidates: int, permutations: int, max_tokens: int, temperature: float
 ) -> Iterator[Span]:
-    """One span around a whole judge call; errors mark it as failed."""
+    """One span around a whole judge call; errors mark it as failed.
+
+    Without a tracing SDK the span would record nothing: the current span (which still carries
+    any incoming trace context to the backend's request headers) is yielded instead of
+    starting one, which spares a fast server the no-op span's cost.
+    """
+    if not tracing_enabled():
+        yield trace.get_current_span()
+        return
     with _tracer.start_as_current_span(
         f"chat {model}",
         kind=trace.SpanKind.CLIENT,
@@ -65,6 +86,8 @@ def record_cache_hit(span: Span, hit: bool) -> None:
 
 def record_result(span: Span, result: JudgeResult) -> None:
     """Put the verdict's figures on the span."""
+    if not span.is_recording():  # no tracing SDK, or not sampled: skip building the attributes
+        return
     span.set_attributes(
         {
             "gen_ai.response.model": result.model,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -167,8 +166,7 @@ class Judge:
             raise UsageError(f"permutations must be at least 1, got {k}")
         names, texts = protocol.check_candidates(responses, max_candidates=self.max_candidates, render=self.render)
         text_of = dict(zip(names, texts, strict=True))
-        rng = random.Random(self.seed if seed is None else seed)
-        orders = protocol.distinct_orders(names, k, rng)
+        orders = protocol.request_orders(names, k, self.seed if seed is None else seed)
         max_tokens = self._max_tokens(len(names))
         cached = verdict_lookup(self, principle, prompt, text_of, permutations=k, seed=seed, max_tokens=max_tokens)
 
@@ -187,14 +185,17 @@ class Judge:
                 if hit is not None:
                     record_result(span, hit)
                     return hit
-            outcomes = await asyncio.gather(
-                *(self._one_pass(principle, prompt, order, text_of, max_tokens) for order in orders),
-                return_exceptions=True,
-            )
-            failures = [o for o in outcomes if isinstance(o, BaseException)]
-            if failures:
-                raise failures[0]
-            done = [o for o in outcomes if not isinstance(o, BaseException)]  # all of them, as none failed
+            if len(orders) == 1:  # the common case: no task to schedule
+                done = [await self._one_pass(principle, prompt, orders[0], text_of, max_tokens)]
+            else:
+                outcomes = await asyncio.gather(
+                    *(self._one_pass(principle, prompt, order, text_of, max_tokens) for order in orders),
+                    return_exceptions=True,
+                )
+                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                if failures:
+                    raise failures[0]
+                done = [o for o in outcomes if not isinstance(o, BaseException)]  # all of them, as none failed
             passes = tuple(o[0] for o in done)
             usage = sum((o[1] for o in done), Usage())
             model = next((o[2] for o in done if o[2]), self.backend.model)

@@ -18,8 +18,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import factorial
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import UsageError, VerdictError
 from ._types import Message, TokenLogprob
@@ -37,6 +38,8 @@ __all__ = [
     "parse_verdict",
     "expected_scores",
     "distinct_orders",
+    "request_orders",
+    "seeded_positions",
     "feedback_message",
     "check_candidates",
 ]
@@ -486,7 +489,30 @@ def expected_scores(
     return out if set(out) == wanted else None
 
 
-def distinct_orders(names: Sequence[str], k: int, rng: random.Random) -> list[list[str]]:
+_T = TypeVar("_T")
+
+_UNSEEDED = random.Random()
+"""Orders for unseeded judges: fresh every call, without seeding a generator from the OS each time."""
+
+
+def request_orders(names: Sequence[str], k: int, seed: int | None) -> list[list[str]]:
+    """The ``k`` orders a judge call uses: :func:`distinct_orders` with ``random.Random(seed)``.
+
+    A seeded call's orders depend only on the number of names, ``k`` and the seed, so their
+    positions are computed once (:func:`seeded_positions`); ``None`` draws fresh orders.
+    """
+    if seed is None:
+        return distinct_orders(names, k, _UNSEEDED)
+    return [[names[i] for i in order] for order in seeded_positions(len(names), k, seed)]
+
+
+@lru_cache(maxsize=1024)
+def seeded_positions(n: int, k: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """The positions ``distinct_orders(range(n), k, random.Random(seed))`` picks, computed once."""
+    return tuple(tuple(order) for order in distinct_orders(range(n), k, random.Random(seed)))
+
+
+def distinct_orders(names: Sequence[_T], k: int, rng: random.Random) -> list[list[_T]]:
     """``k`` shuffled orders of ``names``, all different while ``k <= len(names)!``.
 
     With two candidates and ``k = 2`` both orders are judged, which is what exposes a
@@ -498,8 +524,8 @@ def distinct_orders(names: Sequence[str], k: int, rng: random.Random) -> list[li
     if n <= 7 and k <= factorial(n):
         chosen = rng.sample(range(factorial(n)), k)
         return [_nth_permutation(names, i) for i in chosen]
-    orders: list[list[str]] = []
-    seen: set[tuple[str, ...]] = set()
+    orders: list[list[_T]] = []
+    seen: set[tuple[_T, ...]] = set()
     while len(orders) < k:
         order = list(names)
         rng.shuffle(order)
@@ -509,9 +535,9 @@ def distinct_orders(names: Sequence[str], k: int, rng: random.Random) -> list[li
     return orders
 
 
-def _nth_permutation(names: Sequence[str], index: int) -> list[str]:
+def _nth_permutation(names: Sequence[_T], index: int) -> list[_T]:
     pool = list(names)
-    out: list[str] = []
+    out: list[_T] = []
     for size in range(len(pool), 0, -1):
         block = factorial(size - 1)
         pos, index = divmod(index, block)

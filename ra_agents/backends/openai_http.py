@@ -24,6 +24,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.propagate import inject
+
 from .._errors import BackendError, BackendTimeout, BackendUnavailable, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
 from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, retrying, sampling_fields
@@ -85,6 +87,8 @@ class OpenAIHTTPBackend:
         self.max_connections = max_connections
         self._url = self.api_base + "/chat/completions"
         self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._last: tuple[Any, Any] = (None, None)  # the last (event loop, session): the usual one
+        self._timeouts: dict[float, Any] = {}
 
     @property
     def endpoints(self) -> list[tuple[str, str | None]]:
@@ -104,6 +108,7 @@ class OpenAIHTTPBackend:
         for client in list(self._clients.values()):
             await client.close()
         self._clients.clear()
+        self._last = (None, None)
 
     def _body(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
         return {
@@ -117,6 +122,9 @@ class OpenAIHTTPBackend:
         import asyncio
 
         loop = asyncio.get_running_loop()
+        last_loop, last_client = self._last
+        if loop is last_loop and not last_client.closed:
+            return last_client
         client = self._clients.get(loop)
         if client is None:
             aiohttp = _aiohttp()
@@ -124,18 +132,23 @@ class OpenAIHTTPBackend:
             connector = aiohttp.TCPConnector(limit=self.max_connections)
             client = aiohttp.ClientSession(connector=connector, headers=headers)
             self._clients[loop] = client
+        self._last = (loop, client)
         return client
+
+    def _timeout(self, seconds: float) -> Any:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = _aiohttp().ClientTimeout(total=seconds)
+        return timeout
 
     async def _once(self, body: dict[str, Any], seconds: float) -> Completion:
         aiohttp = _aiohttp()
         headers: dict[str, str] = {}
-        from opentelemetry.propagate import inject
-
         inject(headers)
         started = time.perf_counter()
         try:
             async with self._client().post(
-                self._url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=seconds)
+                self._url, json=body, headers=headers, timeout=self._timeout(seconds)
             ) as response:
                 status = response.status
                 text = await response.text()

@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_positive, default=3, help="timed runs per case; the best is reported (default 3)")
     _common(p)
 
+    from .server import TARGET_NAMES as SERVER_TARGETS
+
     p = sub.add_parser("server", help="judge server throughput: ra-agents serve vs the reference server and upstream")
     p.add_argument(
         "--requests", type=_positive, default=400, help="measured requests per target and concurrency (default 400)"
@@ -166,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=_csv_ints, default=[16, 64], help="concurrent clients, comma-separated (default 16,64)"
     )
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
+    p.add_argument(
+        "--targets",
+        type=_csv,
+        default=list(SERVER_TARGETS),
+        help=f"comma-separated (default {','.join(SERVER_TARGETS)})",
+    )
     p.add_argument(
         "--reference-python",
         type=Path,
@@ -265,6 +273,7 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         from . import server
 
         results = await server.run_server_bench(
+            targets=args.targets,
             requests=args.requests,
             concurrency=args.concurrency,
             candidates=args.candidates,

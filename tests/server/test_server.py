@@ -24,7 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ra_agents import Judge
 from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
+from ra_agents.server.settings import SETTINGS_ENV, ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-1"
@@ -479,3 +481,30 @@ def test_readiness_asks_every_replica(upstream: Upstream) -> None:
     reason = asyncio.run(_backend_problem(both))
     assert reason is not None and dead in reason and "unreachable" in reason
     assert asyncio.run(_backend_problem(Judge(LiteLLMBackend.replicas("hosted_vllm/x", [upstream.api_base])))) is None
+
+
+def test_only_the_servers_own_process_tunes_the_garbage_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ra-agents serve`` freezes start-up objects; an app embedded in another process leaves gc alone."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from ra_agents.backends.scripted import ScriptedBackend
+    from ra_agents.server import app as server_app
+
+    settled: list[bool] = []
+    monkeypatch.setattr(server_app, "_settle_garbage_collector", lambda: settled.append(True))
+    embedded = server_app.create_app(judge=Judge(ScriptedBackend()))
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
+    with TestClient(embedded) as http:
+        assert http.get("/health").status_code == 200
+    assert settled == [] and gc.get_freeze_count() == frozen and gc.get_threshold() == threshold
+
+    monkeypatch.setenv(
+        SETTINGS_ENV, ServerSettings(model="hosted_vllm/x", api_base="http://127.0.0.1:9/v1").model_dump_json()
+    )
+    own = server_app.create_app_from_env()
+    assert own.state.owns_process is True
+    with TestClient(own) as http:
+        assert http.get("/health").status_code == 200
+    assert settled == [True]
