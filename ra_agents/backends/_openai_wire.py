@@ -3,12 +3,15 @@ retry policy, and the typed errors of a failed call."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from .._errors import BackendError, ContextLengthError
 from .._types import GenerationSettings
 
-__all__ = ["CONTEXT_HINTS", "sampling_fields", "retrying", "context_length_error", "first_line"]
+__all__ = ["CONTEXT_HINTS", "sampling_fields", "retrying", "with_retries", "context_length_error", "first_line"]
+
+_T = TypeVar("_T")
 
 CONTEXT_HINTS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens")
 """Phrases of a server's error that mean the request does not fit the context window."""
@@ -43,6 +46,29 @@ def retrying(num_retries: int) -> Any:
         retry=retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
         reraise=True,
     )
+
+
+async def with_retries(call: Callable[[], Awaitable[_T]], num_retries: int) -> _T:
+    """``await call()`` under :func:`retrying`'s policy, without building it for a call that succeeds.
+
+    The first attempt runs bare. If it fails retryably, tenacity's loop takes over and is
+    handed that failure as its own first attempt, so the waits and the number of attempts
+    are exactly the policy's. Building tenacity's loop cost a fast server about 5% of its CPU
+    per request, when almost every call succeeds the first time.
+    """
+    try:
+        return await call()
+    except BackendError as exc:
+        if not exc.retryable or num_retries < 1:
+            raise
+        first: BackendError | None = exc
+    async for attempt in retrying(num_retries):
+        with attempt:
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover - tenacity re-raises the last failure
 
 
 def first_line(text: str) -> str:

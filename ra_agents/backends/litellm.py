@@ -20,7 +20,7 @@ from .._errors import (
     MissingDependencyError,
 )
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
-from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, retrying, sampling_fields
+from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["LiteLLMBackend"]
 
@@ -144,10 +144,7 @@ class LiteLLMBackend:
 
     async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
         kwargs = self._request(messages, settings)
-        async for attempt in retrying(self.num_retries):
-            with attempt:
-                return await self._once(kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await with_retries(lambda: self._once(kwargs), self.num_retries)
 
     def _request(self, messages: Sequence[Message], settings: GenerationSettings) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

@@ -28,7 +28,7 @@ from opentelemetry.propagate import inject
 
 from .._errors import BackendError, BackendTimeout, BackendUnavailable, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
-from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, retrying, sampling_fields
+from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["OpenAIHTTPBackend"]
 
@@ -98,10 +98,7 @@ class OpenAIHTTPBackend:
     async def generate(self, messages: Sequence[Message], settings: GenerationSettings) -> Completion:
         body = self._body(messages, settings)
         timeout = settings.get("timeout", self.timeout)
-        async for attempt in retrying(self.num_retries):
-            with attempt:
-                return await self._once(body, timeout)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await with_retries(lambda: self._once(body, timeout), self.num_retries)
 
     async def aclose(self) -> None:
         """Close the connection pools (one per event loop that used this backend)."""

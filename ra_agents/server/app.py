@@ -214,6 +214,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         description="A principle-following judge (RewardAnything): native, RewardAnything-compatible "
         "and OpenRLHF remote-reward endpoints.",
         lifespan=lifespan,
+        **_without_native_telemetry(),
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -534,6 +535,19 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _without_native_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry off (FastAPI >= 0.16x has it; older versions lack the option).
+
+    The server makes its own server span, metrics and access log (:class:`_Observe`); with
+    FastAPI's on as well, a traced request had two server spans.
+    """
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def _settle_garbage_collector() -> None:

@@ -508,3 +508,27 @@ def test_only_the_servers_own_process_tunes_the_garbage_collector(monkeypatch: p
     with TestClient(own) as http:
         assert http.get("/health").status_code == 200
     assert settled == [True]
+
+
+def test_one_server_span_per_request_with_the_judge_span_as_its_child(spans: Any) -> None:
+    """With a tracing SDK: our server span (not also the web framework's own), parent of the judge span."""
+    from fastapi.testclient import TestClient
+    from opentelemetry.trace import SpanKind
+
+    from ra_agents.backends.scripted import ScriptedBackend
+    from ra_agents.server import app as server_app
+
+    verdict = '{"scores": {"model-1": 4, "model-2": 2}, "best-to-worst": ["model-1", "model-2"]}'
+    app = server_app.create_app(judge=Judge(ScriptedBackend(default=verdict)))
+    with TestClient(app) as http:
+        spans.clear()
+        answer = http.post("/v1/judge", json={"principle": "p", "prompt": "q", "responses": {"a": "x", "b": "y"}})
+    assert answer.status_code == 200, answer.text
+    finished = spans.get_finished_spans()
+    servers = [s for s in finished if s.kind == SpanKind.SERVER]
+    assert [s.name for s in servers] == ["POST /v1/judge"]
+    assert servers[0].attributes["http.response.status_code"] == 200
+    judges = [s for s in finished if s.name.startswith("chat ")]
+    assert len(judges) == 1 and judges[0].parent is not None
+    assert judges[0].parent.span_id == servers[0].context.span_id
+    assert len(finished) == 2, [s.name for s in finished]  # nothing else: no framework operation spans
