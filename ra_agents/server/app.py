@@ -62,7 +62,7 @@ from .groups import GroupBuffer
 from .settings import SETTINGS_ENV, ServerSettings
 
 try:
-    from fastapi import Depends, FastAPI, Request
+    from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
     from opentelemetry import propagate, trace
@@ -76,6 +76,9 @@ access_log = logging.getLogger("ra_agents.server.access")
 _M = TypeVar("_M", bound=BaseModel)
 _tracer = trace.get_tracer("ra_agents.server")
 _YOUNG_GENERATION = 10_000
+
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+"""Paths answered without an API key (liveness, readiness, metrics, the API docs); every other needs one."""
 
 
 class LimitError(UsageError):
@@ -155,6 +158,11 @@ def _status_of(exc: RAError) -> int:
 def _error_response(exc: RAError, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = ErrorBody(error=error_to_wire(exc))
     return JSONResponse(body.model_dump(), status_code=_status_of(exc), headers=dict(headers or {}))
+
+
+def _json(model: BaseModel) -> Response:
+    """``model`` as the JSON response, serialised by pydantic as FastAPI would (aliases kept)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _validated(model: type[_M], raw: Any) -> _M:
@@ -237,27 +245,6 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     # ---------------------------------------------------------- dependencies
 
-    keys = [k.encode() for k in settings.api_keys]
-
-    async def authorize(request: Request) -> None:
-        if not keys:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        given = token.strip().encode() if scheme.lower() == "bearer" else b""
-        ok = False
-        for key in keys:  # compare with every key, in constant time, whatever matches
-            ok |= hmac.compare_digest(given, key)
-        if not ok:
-            raise _UnauthorizedError()
-
-    @app.exception_handler(_UnauthorizedError)
-    async def on_unauthorized(request: Request, exc: Exception) -> JSONResponse:
-        body = ErrorBody(
-            error=ErrorOut(type="UsageError", message="missing or wrong API key; send 'Authorization: Bearer <key>'")
-        )
-        return JSONResponse(body.model_dump(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
     @asynccontextmanager
     async def slot() -> AsyncIterator[None]:
         if state["in_flight"] >= settings.max_in_flight:
@@ -274,8 +261,6 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
         finally:
             state["in_flight"] -= 1
             metrics.in_flight.dec()
-
-    guarded = [Depends(authorize)]
 
     # ---------------------------------------------------------------- helpers
 
@@ -311,8 +296,11 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                     value=settings.max_candidate_chars,
                 )
 
-    async def _judge(principle: PrincipleLike, prompt: str, responses: Any, **options: Any) -> JudgeResult:
-        check_limits(principle, prompt, responses)
+    async def _judge(
+        principle: PrincipleLike, prompt: str, responses: Any, *, checked: bool = False, **options: Any
+    ) -> JudgeResult:
+        if not checked:
+            check_limits(principle, prompt, responses)
         result = await current_judge().ajudge(principle, prompt, responses, **options)
         if result.retries:
             metrics.retries.inc(result.retries)
@@ -338,20 +326,24 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     @app.post(
         "/v1/judge",
         response_model=VerdictOut,
-        dependencies=guarded,
         tags=["native"],
         openapi_extra={"requestBody": {"content": {"application/json": {"schema": JudgeRequest.model_json_schema()}}}},
     )
-    async def judge_one(request: Request) -> VerdictOut:
+    async def judge_one(request: Request) -> Response:
         """Judge one request: every candidate scored, a strict ranking, the reasoning."""
         body = parse_request(await _json_body(request))
         async with slot():
             result = await _judge(
-                body.principle, body.prompt, body.responses, permutations=body.permutations, seed=body.seed
+                body.principle,
+                body.prompt,
+                body.responses,
+                checked=True,
+                permutations=body.permutations,
+                seed=body.seed,
             )
-        return result_to_wire(result)
+        return _json(result_to_wire(result))  # already a valid VerdictOut: no second validation
 
-    @app.post("/v1/judge/batch", response_model=BatchOut, dependencies=guarded, tags=["native"])
+    @app.post("/v1/judge/batch", response_model=BatchOut, tags=["native"])
     async def judge_batch(request: Request) -> BatchOut:
         """Judge many requests; results in request order, each a verdict or a typed error."""
         raw = await _json_body(request)
@@ -401,17 +393,16 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
             )
         return req
 
-    @app.post("/api/rewardanything", response_model=RAResponse, dependencies=guarded, tags=["rewardanything"])
-    async def rewardanything(request: Request) -> RAResponse:
+    @app.post("/api/rewardanything", response_model=RAResponse, tags=["rewardanything"])
+    async def rewardanything(request: Request) -> Response:
         """The reference server's single request; always masked and shuffled."""
         req = ra_request(await _json_body(request))
         async with slot():
-            return ra_response(await _judge(req.principle, req.prompt, req.responses))
+            return _json(ra_response(await _judge(req.principle, req.prompt, req.responses)))
 
     @app.post(
         "/api/rewardanything_batch",
         response_model=None,
-        dependencies=guarded,
         tags=["rewardanything"],
         responses={200: {"model": list[RAResponse]}},
     )
@@ -475,7 +466,7 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     # ---------------------------------------------------------------- OpenRLHF
 
-    @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, dependencies=guarded, tags=["rl"])
+    @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, tags=["rl"])
     async def openrlhf(request: Request) -> OpenRLHFResponse:
         """OpenRLHF's remote reward: each sample judged within its prompt's group, one call per group."""
         body = _validated(OpenRLHFRequest, await _json_body(request))
@@ -568,10 +559,6 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(_YOUNG_GENERATION, older, oldest)
 
 
-class _UnauthorizedError(Exception):
-    pass
-
-
 def _principle_of(label: Any) -> str | None:
     """A principle carried by an OpenRLHF label: ``{"principle": ...}`` or that object as JSON text."""
     if isinstance(label, str) and label.lstrip().startswith("{"):
@@ -619,6 +606,18 @@ class _Observe:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self._keys = [k.encode() for k in settings.api_keys]
+
+    def _authorized(self, path: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request may go on: a public path, no keys configured, or a right bearer key."""
+        if not self._keys or path in PUBLIC_PATHS:
+            return True
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        given = token.strip().encode() if scheme.lower() == "bearer" else b""
+        ok = False
+        for key in self._keys:  # compare with every key, in constant time, whatever matches
+            ok |= hmac.compare_digest(given, key)
+        return ok
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -669,6 +668,9 @@ class _Observe:
                 )
 
     async def _handle(self, scope: dict[str, Any], headers: Mapping[str, str], receive: Any, send: Any) -> None:
+        if not self._authorized(scope["path"], headers):
+            await _UNAUTHORIZED(scope, receive, send)
+            return
         body = await self._bounded_body(headers, scope["method"], receive)
         if body is None:
             await _too_large(self.settings)(scope, receive, send)
@@ -711,6 +713,15 @@ def _replay(body: bytes, receive: Any) -> Any:
         return await receive()
 
     return replayed
+
+
+_UNAUTHORIZED = JSONResponse(
+    ErrorBody(
+        error=ErrorOut(type="UsageError", message="missing or wrong API key; send 'Authorization: Bearer <key>'")
+    ).model_dump(),
+    status_code=401,
+    headers={"WWW-Authenticate": "Bearer"},
+)
 
 
 def _too_large(settings: ServerSettings) -> JSONResponse:

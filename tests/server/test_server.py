@@ -410,6 +410,11 @@ def test_auth_and_loopback_default(upstream: Upstream) -> None:
         ok = httpx.post(f"{base}/v1/judge", json=_req(0), headers={"Authorization": "Bearer other-key"})
         assert ok.status_code == 200
         assert httpx.get(f"{base}/health").status_code == 200  # liveness stays open
+        for path in ("/v1/judge/batch", "/api/rewardanything", "/api/rewardanything_batch", "/v1/rewards/openrlhf"):
+            refused = httpx.post(f"{base}{path}", content=b"[]", headers={"Authorization": "Bearer nope"})
+            assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer", path
+        for path in ("/ready", "/metrics", "/openapi.json", "/docs"):
+            assert httpx.get(f"{base}{path}").status_code in (200, 503), path  # open without a key
     finally:
         _stop(proc)
 
