@@ -67,6 +67,7 @@ try:
     from fastapi.responses import JSONResponse, Response
     from opentelemetry import propagate, trace
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError(exc.name or "fastapi", "server", "The judge server") from exc
 
@@ -524,6 +525,12 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     async def prometheus() -> Response:
         """Prometheus metrics."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # The single-verdict endpoints are the hot path: served by plain Starlette routes placed
+    # first (the same functions; no dependency solving or response re-validation per request).
+    # FastAPI's routes above stay for the OpenAPI docs and answer nothing the fast ones take.
+    for path, endpoint in (("/v1/judge", judge_one), ("/api/rewardanything", rewardanything)):
+        app.router.routes.insert(0, Route(path, endpoint, methods=["POST"], include_in_schema=False))
 
     return app
 
