@@ -7,7 +7,10 @@ real model server.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,10 +51,39 @@ def chat_completion(
 
 
 class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that can drop its open connections, as a dying process would."""
+
     allow_reuse_address = True  # restart on the same port (backend-down tests)
     # The standard library listens with a backlog of 5: a burst of 64 new connections (a
     # pool filling up) overflowed it, and the dropped connects waited seconds to retry.
     request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Reset every open (kept-alive) connection; clients see the server gone."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a dropped connection is expected
+            super().handle_error(request, client_address)
 
 
 class LoopbackOpenAI:
@@ -110,5 +142,6 @@ class LoopbackOpenAI:
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
+        self._server.drop_connections()
         self._server.server_close()
         self._thread.join(timeout=5)

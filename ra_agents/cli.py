@@ -145,9 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-base", help="the judge model's server URL")
     serve.add_argument(
         "--backend",
-        choices=["litellm", "http"],
-        help="reach --model through LiteLLM (default; any provider, replicas) or straight over HTTP "
-        "(one OpenAI-compatible server such as vLLM; less CPU per request)",
+        choices=["auto", "litellm", "http"],
+        help="reach --model straight over HTTP (one OpenAI-compatible server such as vLLM; several times "
+        "less CPU per request) or through LiteLLM (any provider, replicas); auto (default): http for a "
+        "hosted_vllm/ or openai/ model with one --api-base, else litellm",
     )
     serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
     serve.add_argument("--default-principle", help="principle for reward requests that carry none")

@@ -5,9 +5,11 @@ The same load (``requests`` verdict requests of ``candidates`` candidates each, 
 
 - ``upstream``: the instant upstream's own ``/v1/chat/completions``, with the chat body a judge
   sends (the ceiling: no judge server in between);
-- ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream through
-  LiteLLM (the default backend);
-- ``ra-agents-http``: the same server with ``--backend http`` (the lean OpenAI-compatible backend);
+- ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream, as started
+  by default (one process; the ``auto`` backend picks ``http`` for one vLLM-style server);
+- ``ra-agents-workers2``: the same with ``--workers 2`` (two server processes);
+- ``ra-agents-litellm``: the same with ``--backend litellm`` (what replicas and hosted
+  providers go through);
 - ``reference``: the ``rewardanything==1.0.1`` reference server (``POST /api/rewardanything``)
   pointed at the same upstream.
 
@@ -68,10 +70,15 @@ __all__ = [
     "plot_server",
 ]
 
-TARGET_NAMES: tuple[str, ...] = ("upstream", "ra-agents", "ra-agents-http", "reference")
-"""The targets, in the order they are measured and reported."""
+_OURS: dict[str, tuple[str, ...]] = {
+    "ra-agents": (),
+    "ra-agents-workers2": ("--workers", "2"),
+    "ra-agents-litellm": ("--backend", "litellm"),
+}
+"""Our targets and the ``ra-agents serve`` flags each adds to the defaults."""
 
-_OURS: tuple[str, ...] = ("ra-agents", "ra-agents-http")
+TARGET_NAMES: tuple[str, ...] = ("upstream", *_OURS, "reference")
+"""The targets, in the order they are measured and reported."""
 
 REFERENCE_VERSION = "1.0.1"
 """The ``rewardanything`` release whose server is the reference."""
@@ -401,7 +408,7 @@ async def _start_target(
             api_base,
             "--config",
             str(config),
-            *(["--backend", "http"] if name == "ra-agents-http" else []),
+            *_OURS[name],
         ]
         endpoint = _Endpoint(name, root + "/v1/judge", [_encode(b) for b in judge_body], _ok_ours)
     elif name == "reference":
@@ -676,8 +683,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{results['candidates']} candidates per target and concurrency)",
         "",
         "`upstream` is the upstream's own chat endpoint with the judge's request body; `ra-agents` is "
-        "`ra-agents serve` (`POST /v1/judge`) with its default LiteLLM backend, `ra-agents-http` the same "
-        "with `--backend http`; `reference` is the `rewardanything` reference server "
+        "`ra-agents serve` (`POST /v1/judge`) as started by default (one process, the `auto` backend: "
+        "`http` here), `ra-agents-workers2` the same with `--workers 2`, `ra-agents-litellm` with "
+        "`--backend litellm`; `reference` is the `rewardanything` reference server "
         "(`POST /api/rewardanything`); every server calls the same upstream. `client CPU ms/req` is the "
         "load generator's own CPU time per request (aiohttp), to show it is not what limits the figures.",
         "",

@@ -92,6 +92,25 @@ class LimitError(UsageError):
         self.status = status
 
 
+_KEY_ENV = {"hosted_vllm": "HOSTED_VLLM_API_KEY", "openai": "OPENAI_API_KEY"}
+"""The environment variable that holds the upstream's key, by model prefix (LiteLLM's names)."""
+
+
+def backend_of(settings: ServerSettings) -> str:
+    """The backend the server uses: ``settings.backend``, with ``"auto"`` resolved.
+
+    ``"auto"`` is ``"http"`` for ONE self-hosted OpenAI-compatible server (a ``hosted_vllm/``
+    or ``openai/`` model with one ``api_base``), where LiteLLM's per-call bookkeeping would
+    cost several times the server's own CPU per request; anything else (hosted providers,
+    several replicas, the bundled or configured judge, a judge factory) is ``"litellm"``.
+    """
+    if settings.backend != "auto":
+        return settings.backend
+    single = bool(settings.api_base) and "," not in (settings.api_base or "")
+    prefix = (settings.model or "").partition("/")[0]
+    return "http" if settings.model and single and prefix in _KEY_ENV else "litellm"
+
+
 def build_judge(settings: ServerSettings) -> Judge:
     """The judge the settings name: a factory, a LiteLLM model, or the configured default."""
     if settings.judge_factory:
@@ -104,15 +123,19 @@ def build_judge(settings: ServerSettings) -> Judge:
         if not isinstance(judge, Judge):
             raise UsageError(f"{settings.judge_factory} returned {type(judge).__name__}, not a Judge")
         return judge
-    if settings.backend == "http":
+    if backend_of(settings) == "http":
+        import os
+
         from ..backends.openai_http import OpenAIHTTPBackend
 
         if not settings.model or not settings.api_base or "," in settings.api_base:
             raise UsageError(
                 "backend 'http' needs --model and ONE --api-base (an OpenAI-compatible server); "
-                "for several replicas use the default backend 'litellm'"
+                "for several replicas use the backend 'litellm'"
             )
-        backend = OpenAIHTTPBackend(settings.model, api_base=settings.api_base)
+        prefix = settings.model.partition("/")[0]
+        key = os.environ.get(_KEY_ENV.get(prefix, "HOSTED_VLLM_API_KEY"))  # where LiteLLM would read it
+        backend = OpenAIHTTPBackend(settings.model, api_base=settings.api_base, api_key=key or None)
         return Judge(backend, max_candidates=settings.max_candidates)
     from .._flags import judge_from_flags
 

@@ -40,8 +40,10 @@ class ServerSettings(BaseModel):
         model: LiteLLM model of the judge (``None``: the configured or bundled judge).
         api_base: the judge model's server URL(s).
         backend: how ``model`` is reached: ``"litellm"`` (any provider, several replicas
-            through LiteLLM's Router) or ``"http"`` (one OpenAI-compatible server such as
-            vLLM, straight over aiohttp: a few ms less CPU per request, see BENCHMARKS.md).
+            through LiteLLM's Router), ``"http"`` (one OpenAI-compatible server such as vLLM,
+            straight over aiohttp: several times less CPU per request, see BENCHMARKS.md), or
+            ``"auto"`` (the default): ``"http"`` for a ``hosted_vllm/`` or ``openai/`` model with
+            one ``api_base``, ``"litellm"`` otherwise.
         judge_factory: ``module:function`` returning a :class:`~ra_agents.Judge` (overrides model).
         default_principle: used when a reward request carries none.
         max_body_bytes: largest request body.
@@ -65,7 +67,7 @@ class ServerSettings(BaseModel):
     allow_no_auth: bool = False
     model: str | None = None
     api_base: str | None = None
-    backend: Literal["litellm", "http"] = "litellm"
+    backend: Literal["auto", "litellm", "http"] = "auto"
     judge_factory: str | None = None
     default_principle: str | None = None
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)

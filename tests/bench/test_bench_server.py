@@ -23,7 +23,7 @@ def no_reference_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env: None) -> None:
     results = await server.run_server_bench(
-        targets=["upstream", "ra-agents", "ra-agents-http"],
+        targets=["upstream", "ra-agents", "ra-agents-litellm"],
         requests=20,
         concurrency=[4],
         candidates=4,
@@ -34,7 +34,7 @@ async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env
     assert [(r["target"], r["concurrency"]) for r in results["rows"]] == [
         ("upstream", 4),
         ("ra-agents", 4),
-        ("ra-agents-http", 4),
+        ("ra-agents-litellm", 4),
     ]
     for row in results["rows"]:
         assert row["errors"] == 0, row["first_error"]
@@ -42,7 +42,7 @@ async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env
         assert 0 < row["p50_ms"] <= row["p99_ms"]
         assert row["throughput_rps"] > 0
         assert row["client_cpu_ms"] > 0  # the load generator's own cost is measured, not assumed
-    assert [c["target"] for c in results["comparisons"]] == ["ra-agents", "ra-agents-http"]
+    assert [c["target"] for c in results["comparisons"]] == ["ra-agents", "ra-agents-litellm"]
     for comparison in results["comparisons"]:
         assert comparison["ours_over_reference"] is None and comparison["reference_goal_met"] is None
         assert comparison["ours_over_upstream"] > 0 and isinstance(comparison["upstream_goal_met"], bool)
@@ -52,7 +52,7 @@ async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env
     assert "ours/reference not measured" in markdown and "ours/upstream" in markdown
     paths = write_outputs(tmp_path, "server", results, markdown)
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
-    assert [r["target"] for r in data["rows"]] == ["upstream", "ra-agents", "ra-agents-http"]
+    assert [r["target"] for r in data["rows"]] == ["upstream", "ra-agents", "ra-agents-litellm"]
     assert all(r["errors"] == 0 and r["ok"] == 20 for r in data["rows"])
     png = server.plot_server(results, tmp_path / "server.png")
     assert png is not None and png.read_bytes()[:4] == b"\x89PNG"
@@ -73,7 +73,7 @@ def test_cli_parses_the_server_subcommand() -> None:
     args = build_parser().parse_args(["server", "--concurrency", "2,8", "--reference-python", "py", "--no-plot"])
     assert args.concurrency == [2, 8] and args.reference_python == Path("py") and args.no_plot
     assert args.targets == list(server.TARGET_NAMES)
-    assert build_parser().parse_args(["server", "--targets", "upstream,ra-agents-http"]).targets == [
+    assert build_parser().parse_args(["server", "--targets", "upstream,ra-agents-workers2"]).targets == [
         "upstream",
-        "ra-agents-http",
+        "ra-agents-workers2",
     ]

@@ -451,8 +451,10 @@ def test_sigterm_lets_in_flight_requests_finish(upstream: Upstream) -> None:
 
 
 @pytest.mark.vllm
-def test_server_in_front_of_the_served_model(vllm_server: Any) -> None:
-    proc, base = _start(model=vllm_server.litellm_model, api_base=vllm_server.api_base)
+@pytest.mark.parametrize("backend", ["auto", "litellm"])
+def test_server_in_front_of_the_served_model(vllm_server: Any, backend: str) -> None:
+    """The default (auto: straight over HTTP to one vLLM) and LiteLLM, each against the served model."""
+    proc, base = _start("--backend", backend, model=vllm_server.litellm_model, api_base=vllm_server.api_base)
     try:
         r = httpx.post(
             f"{base}/v1/judge",
@@ -537,3 +539,40 @@ def test_one_server_span_per_request_with_the_judge_span_as_its_child(spans: Any
     assert len(judges) == 1 and judges[0].parent is not None
     assert judges[0].parent.span_id == servers[0].context.span_id
     assert len(finished) == 2, [s.name for s in finished]  # nothing else: no framework operation spans
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "backend", "expected"),
+    [
+        ("hosted_vllm/rewardanything", "http://a:8000/v1", "auto", "http"),
+        ("openai/judge", "http://a:8000/v1", "auto", "http"),
+        ("hosted_vllm/rewardanything", "http://a:8000/v1,http://b:8000/v1", "auto", "litellm"),  # replicas
+        ("gpt-4o-mini", None, "auto", "litellm"),  # a hosted provider
+        ("anthropic/claude", "http://a/v1", "auto", "litellm"),
+        (None, None, "auto", "litellm"),  # the configured or bundled judge
+        ("hosted_vllm/rewardanything", "http://a:8000/v1", "litellm", "litellm"),  # asked for
+        ("hosted_vllm/rewardanything", "http://a:8000/v1", "http", "http"),
+    ],
+)
+def test_the_auto_backend_goes_straight_to_one_self_hosted_server(
+    model: str | None, api_base: str | None, backend: str, expected: str
+) -> None:
+    from ra_agents.server.app import backend_of, build_judge
+
+    settings = ServerSettings(model=model, api_base=api_base, backend=backend)
+    assert backend_of(settings) == expected
+    if expected == "http":
+        judge = build_judge(settings)
+        assert type(judge.backend).__name__ == "OpenAIHTTPBackend"
+        assert judge.backend.endpoints == [(api_base, None)]  # type: ignore[attr-defined]
+
+
+def test_the_http_backend_takes_the_upstream_key_where_litellm_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ra_agents.server.app import build_judge
+
+    monkeypatch.setenv("HOSTED_VLLM_API_KEY", "vllm-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "openai-key")
+    vllm = build_judge(ServerSettings(model="hosted_vllm/m", api_base="http://a/v1"))
+    openai = build_judge(ServerSettings(model="openai/m", api_base="http://a/v1"))
+    assert vllm.backend.endpoints == [("http://a/v1", "vllm-key")]  # type: ignore[attr-defined]
+    assert openai.backend.endpoints == [("http://a/v1", "openai-key")]  # type: ignore[attr-defined]
