@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("server", help="judge server throughput: ra-agents serve vs the reference server and upstream")
     p.add_argument(
-        "--requests", type=_positive, default=400, help="measured requests per target and concurrency (default 400)"
+        "--requests", type=_positive, default=2000, help="measured requests per target and concurrency (default 2000)"
     )
     p.add_argument(
         "--concurrency", type=_csv_ints, default=[16, 64], help="concurrent clients, comma-separated (default 16,64)"

@@ -164,7 +164,7 @@ async def run_ray_bench(
     with progress(rows * (1 + len(actors)), "ray bench", show_progress) as advance:
         async with AsyncExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ra-bench-ray-")))
-            api_base = await _start_upstream(stack, workdir)
+            api_base, _ = await _start_upstream(stack, workdir)
             baseline = await asyncio.to_thread(_one_process, api_base, requests, concurrency)
             advance(rows)
             init_s, ray_rows = await asyncio.to_thread(

@@ -312,7 +312,32 @@ class _Child:
         self._log_file.close()
 
 
-async def _start_upstream(stack: AsyncExitStack, workdir: Path) -> str:
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a live process and its live descendants (Linux ``/proc``), or None.
+
+    uvicorn's ``--workers`` are children of the server process, and a child's time reaches its
+    parent's counters only when it exits, so the tree is walked.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        proc = Path(f"/proc/{current}")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in (proc / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            if current == pid:
+                return None  # no /proc (not Linux), or the process is gone
+    return total
+
+
+async def _start_upstream(stack: AsyncExitStack, workdir: Path) -> tuple[str, int]:
     child = _Child(
         "the instant upstream",
         [sys.executable, "-c", _UPSTREAM_LAUNCH],
@@ -329,7 +354,7 @@ async def _start_upstream(stack: AsyncExitStack, workdir: Path) -> str:
     base = line.decode().strip()
     if not base.startswith("http://"):
         raise child.failure("did not start")
-    return base
+    return base, child.process.pid
 
 
 # -------------------------------------------------------------------------------- targets
@@ -382,12 +407,12 @@ async def _start_target(
     requests: list[dict[str, Any]],
     workdir: Path,
     reference_python: Path | None,
-) -> _Endpoint:
+) -> tuple[_Endpoint, int | None]:
     """Start what ``name`` needs (a server subprocess, or nothing) and return its endpoint."""
     judge_body = [{k: r[k] for k in ("principle", "prompt", "responses")} for r in requests]
     if name == "upstream":
         direct = HttpxDirect(api_base)
-        return _Endpoint(name, direct.url, [_encode(direct.body(r)) for r in requests], _ok_upstream)
+        return _Endpoint(name, direct.url, [_encode(direct.body(r)) for r in requests], _ok_upstream), None
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
     if name in _OURS:
@@ -452,7 +477,7 @@ async def _start_target(
     child = _Child(f"the {name} server", argv, log=workdir / f"{name}.log", cwd=workdir)
     stack.callback(child.stop)
     await child.wait_ready(client, root + "/health")
-    return endpoint
+    return endpoint, child.process.pid
 
 
 # ---------------------------------------------------------------------------------- load
@@ -514,7 +539,19 @@ async def _load(
     return _Measured(latencies, errors, time.perf_counter() - started, time.process_time() - cpu)
 
 
-def _row(target: str, concurrency: int, run: _Measured) -> dict[str, Any]:
+def _cpu_of(*pids: int | None) -> list[float | None]:
+    return [None if pid is None else _tree_cpu_seconds(pid) for pid in pids]
+
+
+def _per_request_ms(before: float | None, after: float | None, sent: int) -> float:
+    if before is None or after is None or not sent:
+        return float("nan")
+    return (after - before) * 1000 / sent
+
+
+def _row(
+    target: str, concurrency: int, run: _Measured, before: list[float | None], after: list[float | None]
+) -> dict[str, Any]:
     latencies, errors, wall = run.latencies, run.errors, run.wall_s
     ms = [x * 1000 for x in latencies]
     sent = len(latencies) + len(errors)
@@ -530,6 +567,8 @@ def _row(target: str, concurrency: int, run: _Measured) -> dict[str, Any]:
         "p99_ms": percentile(ms, 99),
         "mean_ms": sum(ms) / len(ms) if ms else float("nan"),
         "client_cpu_ms": run.client_cpu_s * 1000 / sent if sent else float("nan"),
+        "upstream_cpu_ms": _per_request_ms(before[0], after[0], sent),
+        "server_cpu_ms": _per_request_ms(before[1], after[1], sent),
         "first_error": errors[0] if errors else None,
     }
 
@@ -562,7 +601,7 @@ def _comparisons(rows: list[dict[str, Any]], concurrency: Sequence[int]) -> list
 async def run_server_bench(
     *,
     targets: Sequence[str] = TARGET_NAMES,
-    requests: int = 400,
+    requests: int = 2000,
     concurrency: Sequence[int] = (16, 64),
     candidates: int = 4,
     warmup: int = 8,
@@ -583,8 +622,10 @@ async def run_server_bench(
 
     Returns:
         ``{"benchmark": "server", "rows": [...], "comparisons": [...], ...}``; each row has the target,
-        concurrency, requests, ok, errors, wall_s, throughput_rps, p50_ms, p99_ms, mean_ms, client_cpu_ms
-        (the load generator's CPU time per request) and first_error.
+        concurrency, requests, ok, errors, wall_s, throughput_rps, p50_ms, p99_ms, mean_ms, the CPU time
+        per request of the load generator, the upstream and the server (``client_cpu_ms``,
+        ``upstream_cpu_ms``, ``server_cpu_ms``; the last two NaN without Linux ``/proc``, the
+        server's NaN for the upstream target) and first_error.
 
     Raises:
         UsageError: an unknown target or an unusable ``reference_python``.
@@ -614,11 +655,11 @@ async def run_server_bench(
                 connector=aiohttp.TCPConnector(limit=top), timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT_S)
             )
             client = await stack.enter_async_context(session)
-            api_base = await _start_upstream(stack, workdir)
+            api_base, upstream_pid = await _start_upstream(stack, workdir)
             with progress(len(ordered) * len(concurrency) * requests, "server", show_progress) as advance:
                 for name in ordered:
                     async with AsyncExitStack() as per_target:
-                        endpoint = await _start_target(
+                        endpoint, server_pid = await _start_target(
                             name,
                             per_target,
                             client,
@@ -630,8 +671,10 @@ async def run_server_bench(
                         for c in concurrency:
                             warm = range(min(max(warmup, c), len(reqs)))
                             await _load(client, endpoint, reqs, warm, c, lambda n: None)
+                            before = _cpu_of(upstream_pid, server_pid)
                             run = await _load(client, endpoint, reqs, range(len(reqs)), c, advance)
-                            rows.append(_row(name, c, run))
+                            after = _cpu_of(upstream_pid, server_pid)
+                            rows.append(_row(name, c, run, before, after))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
@@ -662,7 +705,18 @@ def _verdict(value: float | None, goal: float, *, percent: bool) -> str:
 def render_markdown(results: dict[str, Any]) -> str:
     """The table (one row per target and concurrency), then the ratios against the goals."""
     table = md_table(
-        ["target", "concurrency", "requests ok", "errors", "req/s", "p50 ms", "p99 ms", "client CPU ms/req"],
+        [
+            "target",
+            "concurrency",
+            "ok",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/req: client",
+            "upstream",
+            "server",
+        ],
         [
             [
                 r["target"],
@@ -673,6 +727,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 r["p50_ms"],
                 r["p99_ms"],
                 r["client_cpu_ms"],
+                r["upstream_cpu_ms"],
+                r["server_cpu_ms"],
             ]
             for r in results["rows"]
         ],
@@ -686,8 +742,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         "`ra-agents serve` (`POST /v1/judge`) as started by default (one process, the `auto` backend: "
         "`http` here), `ra-agents-workers2` the same with `--workers 2`, `ra-agents-litellm` with "
         "`--backend litellm`; `reference` is the `rewardanything` reference server "
-        "(`POST /api/rewardanything`); every server calls the same upstream. `client CPU ms/req` is the "
-        "load generator's own CPU time per request (aiohttp), to show it is not what limits the figures.",
+        "(`POST /api/rewardanything`); every server calls the same upstream. The CPU columns are the CPU "
+        "time per request of the load generator (aiohttp), the upstream and the server (all its processes): "
+        "on a machine with few cores their sum, not the server alone, bounds the throughput.",
         "",
         table,
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,21 @@ async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env
         assert 0 < row["p50_ms"] <= row["p99_ms"]
         assert row["throughput_rps"] > 0
         assert row["client_cpu_ms"] > 0  # the load generator's own cost is measured, not assumed
+        assert row["upstream_cpu_ms"] >= 0  # the upstream process's, from /proc (NaN would fail)
+        if row["target"] == "upstream":
+            assert math.isnan(row["server_cpu_ms"])
+        else:
+            assert row["server_cpu_ms"] >= 0  # measured (20 requests may take under one clock tick)
     assert [c["target"] for c in results["comparisons"]] == ["ra-agents", "ra-agents-litellm"]
     for comparison in results["comparisons"]:
         assert comparison["ours_over_reference"] is None and comparison["reference_goal_met"] is None
         assert comparison["ours_over_upstream"] > 0 and isinstance(comparison["upstream_goal_met"], bool)
 
     markdown = server.render_markdown(results)
-    assert "| target | concurrency | requests ok | errors | req/s | p50 ms | p99 ms | client CPU ms/req |" in markdown
+    assert (
+        "| target | concurrency | ok | errors | req/s | p50 ms | p99 ms | CPU ms/req: client | upstream | server |"
+        in markdown
+    )
     assert "ours/reference not measured" in markdown and "ours/upstream" in markdown
     paths = write_outputs(tmp_path, "server", results, markdown)
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
@@ -69,7 +78,7 @@ def test_cli_parses_the_server_subcommand() -> None:
     from ra_agents.bench.cli import build_parser
 
     args = build_parser().parse_args(["server"])
-    assert (args.requests, args.concurrency, args.candidates, args.reference_python) == (400, [16, 64], 4, None)
+    assert (args.requests, args.concurrency, args.candidates, args.reference_python) == (2000, [16, 64], 4, None)
     args = build_parser().parse_args(["server", "--concurrency", "2,8", "--reference-python", "py", "--no-plot"])
     assert args.concurrency == [2, 8] and args.reference_python == Path("py") and args.no_plot
     assert args.targets == list(server.TARGET_NAMES)
