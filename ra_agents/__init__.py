@@ -14,10 +14,13 @@ from ._errors import (
     BackendTimeout,
     BackendUnavailable,
     ContextLengthError,
+    LimitError,
     MissingDependencyError,
     RAError,
     UsageError,
     VerdictError,
+    error_from_dict,
+    error_to_dict,
 )
 from ._types import (
     Backend,
@@ -29,11 +32,16 @@ from ._types import (
     PassVerdict,
     TokenLogprob,
     Usage,
+    verdict_from_dict,
+    verdict_to_dict,
 )
+from .acceptance import DEFAULT_ON_JUDGE_ERROR, DEFAULT_THRESHOLD, OnJudgeError, accepts
 from .judge import BatchItem, Judge
+from .judging import Judging
 from .multi import MultiResult
 from .policy import Policy, PolicyOutcome, Rule
 from .principle import Criterion, Principle, PrincipleLike
+from .prompt import PromptLike, prompt_text
 
 if TYPE_CHECKING:  # the client needs the 'client' extra (httpx), so it is imported on first use
     from .client import AsyncClient, Client
@@ -45,6 +53,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Judge",
+    "Judging",
     "JudgeResult",
     "JudgeRequest",
     "PassVerdict",
@@ -52,6 +61,14 @@ __all__ = [
     "Principle",
     "Criterion",
     "PrincipleLike",
+    "PromptLike",
+    "prompt_text",
+    "accepts",
+    "DEFAULT_THRESHOLD",
+    "DEFAULT_ON_JUDGE_ERROR",
+    "OnJudgeError",
+    "verdict_to_dict",
+    "verdict_from_dict",
     "MultiResult",
     "Policy",
     "Rule",
@@ -65,11 +82,14 @@ __all__ = [
     "RAError",
     "UsageError",
     "MissingDependencyError",
+    "LimitError",
     "BackendError",
     "BackendUnavailable",
     "BackendTimeout",
     "ContextLengthError",
     "VerdictError",
+    "error_to_dict",
+    "error_from_dict",
     "Client",
     "AsyncClient",
     "__version__",

@@ -5,7 +5,8 @@ Every error derives from :class:`RAError`::
     RAError
     ├── UsageError          the caller's mistake: bad arguments, too few candidates,
     │                       an unknown backend, a missing optional dependency
-    │   └── MissingDependencyError   an extra is not installed (names the extra)
+    │   ├── MissingDependencyError   an extra is not installed (names the extra)
+    │   └── LimitError               a request is over a server limit (names it and the value)
     ├── BackendError        the model server or library failed (carries status and body)
     │   ├── BackendUnavailable       unreachable server or connection dropped
     │   ├── BackendTimeout           no answer in time
@@ -13,25 +14,35 @@ Every error derives from :class:`RAError`::
     └── VerdictError        the model answered, but not with a usable verdict
                             (carries the raw text and, when known, why it stopped)
 
-Messages say what to do next.
+Messages say what to do next. :func:`error_to_dict` and :func:`error_from_dict` carry an
+error across a process boundary (the HTTP wire, a Ray column) with its fields, and rebuild
+it as the same type.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "RAError",
     "UsageError",
     "MissingDependencyError",
+    "LimitError",
     "BackendError",
     "BackendUnavailable",
     "BackendTimeout",
     "ContextLengthError",
     "VerdictError",
+    "error_to_dict",
+    "error_from_dict",
 ]
 
 
 class RAError(Exception):
     """Base class of every error ra-agents raises on purpose."""
+
+    _fields: tuple[str, ...] = ()
+    """Attributes carried by :func:`error_to_dict` beside the message."""
 
 
 class UsageError(RAError, ValueError):
@@ -41,6 +52,8 @@ class UsageError(RAError, ValueError):
 class MissingDependencyError(UsageError, ImportError):
     """An optional dependency is missing."""
 
+    _fields = ("package", "extra")
+
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         self.package = package
         self.extra = extra
@@ -48,6 +61,24 @@ class MissingDependencyError(UsageError, ImportError):
             f"{purpose} needs the '{package}' package, which is not installed. "
             f"Install it with: pip install 'ra-agents[{extra}]'"
         )
+
+
+class LimitError(UsageError):
+    """A request exceeds one of the server's limits.
+
+    Attributes:
+        limit: the setting that was exceeded (``"max_candidates"``, ``"max_body_bytes"`` ...).
+        value: the request's value of it.
+        status: the HTTP status the server answers with (422, or 413 for a body).
+    """
+
+    _fields = ("limit", "value", "status")
+
+    def __init__(self, message: str, *, limit: str, value: int, status: int = 422) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.status = status
 
 
 class BackendError(RAError):
@@ -60,6 +91,7 @@ class BackendError(RAError):
     """
 
     retryable: bool = False
+    _fields = ("status", "body")
 
     def __init__(self, message: str, *, status: int | None = None, body: str | None = None) -> None:
         super().__init__(message)
@@ -92,6 +124,8 @@ class VerdictError(RAError):
         attempts: how many times the judge asked before giving up.
     """
 
+    _fields = ("raw", "finish_reason", "attempts")
+
     def __init__(
         self,
         message: str,
@@ -104,3 +138,50 @@ class VerdictError(RAError):
         self.raw = raw
         self.finish_reason = finish_reason
         self.attempts = attempts
+
+
+_TYPES: dict[str, type[RAError]] = {
+    cls.__name__: cls
+    for cls in (
+        RAError,
+        UsageError,
+        MissingDependencyError,
+        LimitError,
+        BackendError,
+        BackendUnavailable,
+        BackendTimeout,
+        ContextLengthError,
+        VerdictError,
+    )
+}
+
+
+def error_to_dict(exc: RAError) -> dict[str, Any]:
+    """``{"type", "message", ...fields}``: the error's class (the nearest public one) and its attributes."""
+    cls = next(c for c in type(exc).__mro__ if c.__name__ in _TYPES and issubclass(c, RAError))
+    data: dict[str, Any] = {"type": cls.__name__, "message": str(exc)}
+    for name in cls._fields:
+        value = getattr(exc, name, None)
+        if value is not None:
+            data[name] = value
+    return data
+
+
+def error_from_dict(data: dict[str, Any], *, status: int | None = None) -> RAError:
+    """The error :func:`error_to_dict` described, as the same type with the same fields.
+
+    An unknown type is a :class:`UsageError` for a 4xx ``status``, else a :class:`BackendError`.
+    """
+    cls = _TYPES.get(str(data.get("type")))
+    if cls is None:
+        cls = UsageError if status is not None and 400 <= status < 500 else BackendError
+    error = cls.__new__(cls)
+    Exception.__init__(error, str(data.get("message", "")))
+    for name in cls._fields:
+        setattr(error, name, data.get(name))
+    if isinstance(error, BackendError) and error.status is None:
+        error.status = status
+    if isinstance(error, VerdictError):
+        error.raw = error.raw or ""
+        error.attempts = error.attempts or 1
+    return error

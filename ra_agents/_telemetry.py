@@ -1,4 +1,4 @@
-"""OpenTelemetry spans for judge calls (GenAI semantic conventions plus ``ra.*``).
+"""OpenTelemetry spans for judge calls (GenAI semantic conventions plus ``ra_agents.*``).
 
 Each verdict also adds one ``gen_ai.evaluation.result`` event per candidate to the judge
 span (the GenAI conventions' evaluation result, parented to the operation it evaluates):
@@ -10,6 +10,12 @@ span (the GenAI conventions' evaluation result, parented to the operation it eva
 - ``gen_ai.evaluation.explanation``: the judge's reasoning, cut to
   :data:`EXPLANATION_MAX_CHARS` (absent when the judge gave none).
 - ``ra_agents.candidate`` and ``ra_agents.rank`` (1 is best): which candidate it is.
+- ``ra_agents.evaluator.model``, ``ra_agents.score.min`` and ``ra_agents.score.max``: the
+  evaluator's model and the score range the value is on; ``ra_agents.unit_score``: the value
+  the acceptance rule compares with a threshold.
+
+Every attribute of ours is under ``ra_agents.*`` (the span's ``ra_agents.candidates``,
+``ra_agents.winner``, ``ra_agents.scores`` ...), beside the ``gen_ai.*`` conventions.
 
 Events follow the ranking, best first.
 """
@@ -70,8 +76,8 @@ def judge_span(
             "gen_ai.request.model": model,
             "gen_ai.request.max_tokens": max_tokens,
             "gen_ai.request.temperature": temperature,
-            "ra.candidates": candidates,
-            "ra.permutations": permutations,
+            "ra_agents.candidates": candidates,
+            "ra_agents.permutations": permutations,
         },
         record_exception=True,
         set_status_on_exception=True,
@@ -93,17 +99,17 @@ def record_result(span: Span, result: JudgeResult) -> None:
             "gen_ai.response.model": result.model,
             "gen_ai.usage.input_tokens": result.usage.prompt_tokens,
             "gen_ai.usage.output_tokens": result.usage.completion_tokens,
-            "ra.winner": result.best,
-            "ra.ranking": list(result.ranking),
-            "ra.scores": json.dumps(dict(result.scores)),
-            "ra.retries": result.retries,
-            "ra.ranking_repaired": result.ranking_repaired,
+            "ra_agents.winner": result.best,
+            "ra_agents.ranking": list(result.ranking),
+            "ra_agents.scores": json.dumps(dict(result.scores)),
+            "ra_agents.retries": result.retries,
+            "ra_agents.ranking_repaired": result.ranking_repaired,
         }
     )
     if result.agreement is not None:
-        span.set_attribute("ra.agreement", result.agreement)
+        span.set_attribute("ra_agents.agreement", result.agreement)
     if result.pairwise_agreement is not None:
-        span.set_attribute("ra.pairwise_agreement", result.pairwise_agreement)
+        span.set_attribute("ra_agents.pairwise_agreement", result.pairwise_agreement)
     _add_evaluation_events(span, result)
     span.set_status(Status(StatusCode.OK))
 
@@ -122,6 +128,10 @@ def _add_evaluation_events(span: Span, result: JudgeResult) -> None:
             "gen_ai.evaluation.score.label": label,
             "ra_agents.candidate": name,
             "ra_agents.rank": rank,
+            "ra_agents.evaluator.model": result.model,
+            "ra_agents.score.min": result.scale[0],
+            "ra_agents.score.max": result.scale[1],
+            "ra_agents.unit_score": result.unit_score(name),
         }
         if reasoning:
             attributes["gen_ai.evaluation.explanation"] = reasoning

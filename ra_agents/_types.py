@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Annotated, Any, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, TypeAdapter, WithJsonSchema
 
 from ._errors import UsageError
 from .principle import Principle
+from .prompt import prompt_text
 
 __all__ = [
     "Message",
@@ -21,6 +23,9 @@ __all__ = [
     "PassVerdict",
     "JudgeResult",
     "JudgeRequest",
+    "verdict_to_dict",
+    "verdict_from_dict",
+    "verdict_json_schema",
 ]
 
 
@@ -196,28 +201,45 @@ class JudgeResult:
         """Scores in request order (handy when candidates were given as a list)."""
         return [self.scores[n] for n in self.names]
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (no raw texts)."""
-        return {
-            "scores": dict(self.scores),
-            "ranking": list(self.ranking),
-            "best": self.best,
-            "normalized": dict(self.normalized),
-            "expected_scores": dict(self.expected_scores) if self.expected_scores else None,
-            "reasoning": self.reasoning,
-            "agreement": self.agreement,
-            "pairwise_agreement": self.pairwise_agreement,
-            "ranking_repaired": self.ranking_repaired,
-            "retries": self.retries,
-            "permutations": len(self.passes),
-            "usage": {
-                "prompt_tokens": self.usage.prompt_tokens,
-                "completion_tokens": self.usage.completion_tokens,
-            },
-            "latency_s": round(self.latency_s, 4),
-            "model": self.model,
-            "principle": self.principle,
-        }
+    def to_dict(self, *, raw: bool = False) -> dict[str, Any]:
+        """The verdict as JSON-ready data: :func:`verdict_to_dict` (raw answer texts only with ``raw``)."""
+        return verdict_to_dict(self, raw=raw)
+
+
+@cache
+def _verdict_adapter() -> TypeAdapter[JudgeResult]:
+    return TypeAdapter(JudgeResult)
+
+
+def verdict_to_dict(result: JudgeResult, *, raw: bool = True) -> dict[str, Any]:
+    """THE serialisation of a verdict: every field as JSON-ready data, plus ``best``.
+
+    The wire, the cache payload, Ray columns, LangGraph state and the client all use it
+    (and :func:`verdict_from_dict` to read it back). ``raw=False`` leaves out each pass's
+    raw answer text (the reasoning, in real names, stays).
+    """
+    data = _verdict_adapter().dump_python(result, mode="json")
+    data["best"] = result.best
+    if not raw:
+        for one in data["passes"]:
+            one.pop("raw", None)
+    return data
+
+
+def verdict_from_dict(data: Mapping[str, Any]) -> JudgeResult:
+    """The :class:`JudgeResult` that :func:`verdict_to_dict` wrote.
+
+    Raises:
+        pydantic.ValidationError: ``data`` is not a verdict.
+    """
+    return _verdict_adapter().validate_python({k: v for k, v in data.items() if k != "best"})
+
+
+def verdict_json_schema() -> dict[str, Any]:
+    """The JSON schema of :func:`verdict_to_dict`'s output (for OpenAPI documents)."""
+    schema = _verdict_adapter().json_schema(mode="serialization")
+    schema.setdefault("properties", {})["best"] = {"type": "string", "title": "Best"}
+    return schema
 
 
 def validation_summary(exc: Any, *, limit: int | None = None) -> str:
@@ -252,6 +274,25 @@ def _principle_value(value: Any) -> str | Principle:
 
 def _principle_data(value: str | Principle) -> str | dict[str, Any]:
     return value.to_dict() if isinstance(value, Principle) else value
+
+
+def _prompt_value(value: Any) -> str:
+    """A request's prompt as text: text, or chat messages read by :func:`ra_agents.prompt_text`."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, int | float):
+        raise ValueError(f"prompt must be text or chat messages, got {type(value).__name__}")
+    try:
+        return prompt_text(value)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+_PROMPT_SCHEMA: dict[str, Any] = {
+    "title": "Prompt",
+    "description": "The prompt the candidates answer: text, or chat messages (read as the library's prompt_text).",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {}}, {"type": "object"}],
+}
 
 
 _CRITERION_SCHEMA = {
@@ -303,7 +344,7 @@ class JudgeRequest(BaseModel):
         PlainSerializer(_principle_data),
         WithJsonSchema(_PRINCIPLE_SCHEMA),
     ]
-    prompt: str
+    prompt: Annotated[str, PlainValidator(_prompt_value), WithJsonSchema(_PROMPT_SCHEMA)]
     responses: dict[str, Any] | list[Any]
     permutations: int | None = Field(default=None, ge=1, le=16)
     seed: int | None = None

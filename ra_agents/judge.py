@@ -29,6 +29,7 @@ from ._types import (
 from .cache import VerdictStore, open_store, verdict_lookup
 from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
 from .principle import PrincipleLike, principle_text
+from .prompt import PromptLike, prompt_text
 
 __all__ = ["Judge", "BatchItem"]
 
@@ -39,29 +40,37 @@ BatchItem = JudgeResult | RAError
 class Judge:
     """A principle-following judge over any backend.
 
+    Every setting left ``None`` comes from the environment (``RA_AGENTS_JUDGE_<NAME>``), else the
+    config file's ``[judge]`` table, else the default named below (:mod:`ra_agents.settings`;
+    ``ra-agents config`` prints what is in effect and where it came from).
+
     Args:
         backend: where generations come from. ``None`` resolves the configured backend
-            (``RA_AGENTS_MODEL`` and friends, see :func:`ra_agents.config.backend_from_config`),
+            (``RA_AGENTS_MODEL`` and friends, see :func:`ra_agents.settings.resolve_backend`),
             falling back to the bundled SmolLM2 model in-process.
         system_prompt: replaces the built-in rubric (for a checkpoint's exact prompt).
-        scale: integer score scale ``(low, high)``.
-        permutations: passes per request, each over a differently shuffled order.
-        max_retries: re-asks after an unusable answer, per pass.
-        max_tokens: generation budget per call; ``None`` sizes it by the number of
+        scale: integer score scale ``(low, high)`` (default ``(1, 5)``).
+        permutations: passes per request, each over a differently shuffled order (default 1).
+        max_retries: re-asks after an unusable answer, per pass (default 2).
+        max_tokens: generation budget per call; by default sized by the number of
             candidates (reasoning models need more: set it).
-        temperature: sampling temperature (0 is greedy).
-        structured: constrain output with a JSON schema; ``None`` does so whenever the
+        temperature: sampling temperature (default 0: greedy).
+        structured: constrain output with a JSON schema; by default whenever the
             backend supports it.
-        logprobs: ask for logprobs (for expected scores) when the backend supports them.
-        seed: seeds the per-request shuffles; ``None`` draws fresh orders every call.
-        concurrency: requests in flight at once in batches.
-        max_candidates: largest N accepted in one request.
+        logprobs: ask for logprobs (for expected scores) when the backend supports them
+            (default True).
+        seed: seeds the per-request shuffles; by default fresh orders every call.
+        concurrency: requests in flight at once in batches (default 8).
+        max_candidates: largest N accepted in one request (default 64).
         render: turns a candidate into the text the judge reads.
         cache: a verdict store (:class:`~ra_agents.cache.MemoryCache`, any object with
             ``get``/``set``) or a folder path for a :class:`~ra_agents.cache.DiskCache`. A
             request judged before (same principle, prompt, settings and candidate texts, under
             any names and in any order) is answered from it with no backend call.
-        cache_sampled: cache verdicts of a sampled judge (``temperature > 0``) too.
+        cache_sampled: cache verdicts of a sampled judge (``temperature > 0``) too (default False).
+
+    Raises:
+        UsageError: a setting is invalid (the message names it and where it came from).
     """
 
     def __init__(
@@ -69,52 +78,55 @@ class Judge:
         backend: Backend | None = None,
         *,
         system_prompt: str | None = None,
-        scale: tuple[int, int] = (1, 5),
-        permutations: int = 1,
-        max_retries: int = 2,
+        scale: tuple[int, int] | None = None,
+        permutations: int | None = None,
+        max_retries: int | None = None,
         max_tokens: int | None = None,
-        temperature: float = 0.0,
+        temperature: float | None = None,
         structured: bool | None = None,
-        logprobs: bool = True,
+        logprobs: bool | None = None,
         seed: int | None = None,
-        concurrency: int = 8,
-        max_candidates: int = 64,
+        concurrency: int | None = None,
+        max_candidates: int | None = None,
         render: Callable[[Any], str] = protocol.render_candidate,
         cache: VerdictStore | str | os.PathLike[str] | None = None,
-        cache_sampled: bool = False,
+        cache_sampled: bool | None = None,
     ) -> None:
-        if not (
-            isinstance(scale, tuple | list)
-            and len(scale) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in scale)
-            and scale[0] < scale[1]
-        ):
-            raise UsageError(f"scale must be two integers (low, high) with low < high, got {scale!r}")
-        if permutations < 1:
-            raise UsageError(f"permutations must be at least 1, got {permutations}")
-        if max_retries < 0:
-            raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
-        if concurrency < 1:
-            raise UsageError(f"concurrency must be at least 1, got {concurrency}")
-        if backend is None:
-            from .config import backend_from_config
+        from .settings import JudgeSettings, resolve, resolve_backend
 
-            backend = backend_from_config()
+        given = dict(
+            system_prompt=system_prompt,
+            scale=scale,
+            permutations=permutations,
+            max_retries=max_retries,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            structured=structured,
+            logprobs=logprobs,
+            seed=seed,
+            concurrency=concurrency,
+            max_candidates=max_candidates,
+            cache=os.fspath(cache) if isinstance(cache, str | os.PathLike) else None,
+            cache_sampled=cache_sampled,
+        )
+        settings, _ = resolve(JudgeSettings, given)  # argument > RA_AGENTS_JUDGE_* > [judge] > default
+        if backend is None:
+            backend = resolve_backend()
         self.backend = backend
-        self.system_prompt = system_prompt
-        self.scale = (int(scale[0]), int(scale[1]))
-        self.permutations = permutations
-        self.max_retries = max_retries
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.structured = backend.supports_json_schema if structured is None else structured
-        self.logprobs = logprobs
-        self.seed = seed
-        self.concurrency = concurrency
-        self.max_candidates = max_candidates
+        self.system_prompt = settings.system_prompt
+        self.scale = settings.scale
+        self.permutations = settings.permutations
+        self.max_retries = settings.max_retries
+        self.max_tokens = settings.max_tokens
+        self.temperature = settings.temperature
+        self.structured = backend.supports_json_schema if settings.structured is None else settings.structured
+        self.logprobs = settings.logprobs
+        self.seed = settings.seed
+        self.concurrency = settings.concurrency
+        self.max_candidates = settings.max_candidates
         self.render = render
-        self.cache = open_store(cache)
-        self.cache_sampled = cache_sampled
+        self.cache = open_store(cache if cache is not None and given["cache"] is None else settings.cache)
+        self.cache_sampled = settings.cache_sampled
 
     @classmethod
     def from_litellm(
@@ -135,7 +147,7 @@ class Judge:
     async def ajudge(
         self,
         principle: PrincipleLike,
-        prompt: str,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         permutations: int | None = None,
@@ -146,7 +158,8 @@ class Judge:
         Args:
             principle: what to value: text, or a :class:`~ra_agents.Principle` (rendered to
                 the text the judge reads, recorded on the result).
-            prompt: the prompt the candidates answer.
+            prompt: the prompt the candidates answer: text, or chat messages, content blocks,
+                a prompt value or a state, read by :func:`ra_agents.prompt_text`.
             responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
                 Candidates are strings or structured items (messages with tool calls,
                 dicts, pydantic models).
@@ -159,8 +172,7 @@ class Judge:
             VerdictError: no usable verdict after the allowed re-asks.
         """
         principle = principle_text(principle)
-        if not isinstance(prompt, str):
-            raise UsageError(f"prompt must be a string, got {type(prompt).__name__}")
+        prompt = prompt_text(prompt)
         k = self.permutations if permutations is None else permutations
         if k < 1:
             raise UsageError(f"permutations must be at least 1, got {k}")
@@ -226,7 +238,7 @@ class Judge:
     def judge(
         self,
         principle: PrincipleLike,
-        prompt: str,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         permutations: int | None = None,
@@ -295,7 +307,7 @@ class Judge:
     async def ajudge_many(
         self,
         principles: PrincipleSet,
-        prompt: str,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         weights: Mapping[str, float] | None = None,
@@ -328,7 +340,7 @@ class Judge:
     def judge_many(
         self,
         principles: PrincipleSet,
-        prompt: str,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         weights: Mapping[str, float] | None = None,
@@ -400,10 +412,10 @@ class Judge:
                 order=tuple(order),
                 scores={real_of[m]: s for m, s in verdict.scores.items()},
                 ranking=tuple(real_of[m] for m in verdict.ranking),
-                reasoning=verdict.reasoning,
+                reasoning=protocol.unmask(verdict.reasoning, real_of),
                 repaired=verdict.repaired,
                 expected_scores=expected,
-                raw=completion.text,
+                raw=protocol.raw_answer(completion.text, completion.reasoning),
                 attempts=attempt,
             ),
             usage,

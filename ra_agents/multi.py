@@ -28,7 +28,7 @@ from ._types import JudgeResult
 from .principle import PrincipleLike, principle_text
 
 if TYPE_CHECKING:
-    from .judge import Judge
+    from .judging import Judging
 
 __all__ = ["MultiResult", "PrincipleSet", "MultiMode", "ajudge_many", "principle_weights"]
 
@@ -118,9 +118,9 @@ def _principle_of(value: PrincipleLike | tuple[PrincipleLike, float]) -> Princip
 
 
 async def ajudge_many(
-    judge: Judge,
+    judge: Judging,
     principles: PrincipleSet,
-    prompt: str,
+    prompt: Any,
     responses: Mapping[str, Any] | Sequence[Any],
     *,
     weights: Mapping[str, float] | None = None,

@@ -32,6 +32,8 @@ __all__ = [
     "RANKING_KEY",
     "MaskedVerdict",
     "masked_names",
+    "unmask",
+    "raw_answer",
     "render_candidate",
     "render_messages",
     "verdict_schema",
@@ -84,6 +86,24 @@ def _default_rubric(low: int, high: int) -> str:
 def masked_names(n: int) -> list[str]:
     """The masked names ``model-1`` ... ``model-n``."""
     return [f"model-{i}" for i in range(1, n + 1)]
+
+
+_MASKED_NAME_RE = re.compile(r"\bmodel-\d+\b")
+
+
+def unmask(text: str, real_of: Mapping[str, str]) -> str:
+    """``text`` with every masked name the judge used replaced by the candidate's real name.
+
+    One pass over the text, whole names only: ``model-1`` never matches inside
+    ``model-10``, and a real name that itself looks like a masked name is never replaced
+    again. Masked names the pass did not use are left as written.
+
+    >>> unmask("model-2 beats model-1 and model-10", {"model-1": "a", "model-2": "model-1", "model-10": "c"})
+    'model-1 beats a and c'
+    """
+    if not text or "model-" not in text:
+        return text
+    return _MASKED_NAME_RE.sub(lambda m: real_of.get(m.group(0), m.group(0)), text)
 
 
 def render_candidate(candidate: Any) -> str:
@@ -392,12 +412,13 @@ def parse_verdict(
     try:
         return _parse(text, names, reasoning, scale)
     except VerdictError as exc:
-        raise VerdictError(f"unusable verdict: {exc}", raw=_raw(text, reasoning)) from None
+        raise VerdictError(f"unusable verdict: {exc}", raw=raw_answer(text, reasoning)) from None
     except (TypeError, ValueError, AttributeError, RecursionError) as exc:
-        raise VerdictError(f"unusable verdict: {exc}", raw=_raw(text, reasoning)) from None
+        raise VerdictError(f"unusable verdict: {exc}", raw=raw_answer(text, reasoning)) from None
 
 
-def _raw(text: str, reasoning: str | None) -> str:
+def raw_answer(text: str, reasoning: str | None) -> str:
+    """The whole raw answer: a separate reasoning field (as a ``<think>`` block) before the text."""
     return f"<think>{reasoning}</think>{text}" if reasoning else text
 
 

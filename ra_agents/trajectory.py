@@ -52,6 +52,8 @@ __all__ = [
     "DEFAULT_MAX_TOOL_CHARS",
     "DEFAULT_MAX_ARG_CHARS",
     "is_trajectory",
+    "is_message",
+    "content_text",
     "trajectory_messages",
     "render_trajectory",
     "shorten",
@@ -115,7 +117,8 @@ def _langchain_type(kind: str) -> str:
     return kind[: -len("MessageChunk")].lower() if kind.endswith("MessageChunk") else kind
 
 
-def _is_message(item: Any) -> bool:
+def is_message(item: Any) -> bool:
+    """Whether ``item`` is one chat message: an OpenAI dict, a LangChain message, or its dict form."""
     if isinstance(item, Mapping):
         if isinstance(item.get("role"), str):
             return "content" in item or "tool_calls" in item
@@ -140,7 +143,7 @@ def is_trajectory(value: Any) -> bool:
     trajectory, nor is a list holding anything but messages.
     """
     messages = _message_list(value)
-    return bool(messages) and all(_is_message(m) for m in messages or ())
+    return bool(messages) and all(is_message(m) for m in messages or ())
 
 
 def trajectory_messages(value: Any) -> list[Any]:
@@ -156,7 +159,7 @@ def trajectory_messages(value: Any) -> list[Any]:
             f"a trajectory is a list of chat messages or a state with 'messages', got {type(value).__name__}{keys}"
         )
     for index, item in enumerate(messages):
-        if not _is_message(item):
+        if not is_message(item):
             raise UsageError(
                 f"item {index} of the trajectory is not a chat message ({type(item).__name__}); give OpenAI "
                 "message dicts ({'role', 'content', 'tool_calls'}) or LangChain messages"
@@ -174,7 +177,8 @@ def _json_text(value: Any) -> str:
         return str(value)
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
+    """A message's content as text: blocks' texts one per line, other blocks as ``[type]``, stripped."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -236,7 +240,7 @@ def _step(message: Any) -> _Step:
     role = _ROLES.get(role, role)
     return _Step(
         role=role,
-        text=_content_text(content),
+        text=content_text(content),
         calls=tuple(_call(c) for c in calls) if role == "assistant" else (),
         name=str(name) if name else None,
         error=status == "error",

@@ -61,7 +61,7 @@ async def test_single_call_through_litellm(vllm_server, spans) -> None:
     (span,) = spans.get_finished_spans()
     assert span.attributes["gen_ai.provider.name"] == "vllm"
     assert span.attributes["gen_ai.usage.input_tokens"] == result.usage.prompt_tokens
-    assert span.attributes["ra.winner"] == result.best
+    assert span.attributes["ra_agents.winner"] == result.best
 
 
 @pytest.mark.vllm

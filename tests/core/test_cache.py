@@ -303,6 +303,7 @@ def test_the_key_is_a_sha256_of_names_free_canonical_json() -> None:
 
 def _garbage(genuine: bytes, kind: str, other: bytes) -> Any:
     payload = json.loads(genuine)
+    verdict = payload["verdict"]
     if kind == "bytes":
         return b"\x00\xff not json at all"
     if kind == "truncated":
@@ -310,19 +311,25 @@ def _garbage(genuine: bytes, kind: str, other: bytes) -> Any:
     if kind == "another request's entry":
         return other
     if kind == "version":
-        payload["version"] = 2
+        payload["version"] = 1
     elif kind == "extra field":
         payload["note"] = "hello"
+    elif kind == "extra verdict field":
+        verdict["note"] = "hello"
     elif kind == "score off the scale":
-        payload["scores"][0] = 9
+        verdict["scores"]["0"] = 9
     elif kind == "ranking not a permutation":
-        payload["ranking"] = [0] * len(payload["ranking"])
+        verdict["ranking"] = ["0"] * len(verdict["ranking"])
     elif kind == "pass missing a candidate":
-        payload["passes"][0]["scores"] = payload["passes"][0]["scores"][:-1]
+        verdict["passes"][0]["scores"].pop("0")
     elif kind == "candidates of other texts":
         payload["candidates"] = sorted(payload["candidates"], reverse=True)
     elif kind == "a string for a score":
-        payload["scores"][0] = "5"
+        verdict["scores"]["0"] = "5"
+    elif kind == "named candidates":
+        names = dict(zip(verdict["names"], RESPONSES, strict=False))
+        verdict["names"] = list(names.values())
+        verdict["scores"] = {names[k]: v for k, v in verdict["scores"].items()}
     return json.dumps(payload).encode()
 
 
@@ -334,11 +341,13 @@ def _garbage(genuine: bytes, kind: str, other: bytes) -> Any:
         "another request's entry",
         "version",
         "extra field",
+        "extra verdict field",
         "score off the scale",
         "ranking not a permutation",
         "pass missing a candidate",
         "candidates of other texts",
         "a string for a score",
+        "named candidates",
     ],
 )
 async def test_a_corrupted_disk_entry_is_a_miss_and_is_overwritten(kind: str, tmp_path: Path) -> None:
@@ -352,7 +361,7 @@ async def test_a_corrupted_disk_entry_is_a_miss_and_is_overwritten(kind: str, tm
         raw.close()
         assert len(keys) == 2
         entries = {k: store.get(k) or b"" for k in keys}
-        (mine,) = [k for k in keys if json.loads(entries[k])["principle"] == PRINCIPLE]
+        (mine,) = [k for k in keys if json.loads(entries[k])["verdict"]["principle"] == PRINCIPLE]
         (theirs,) = [k for k in keys if k != mine]
         store.set(mine, _garbage(entries[mine], kind, entries[theirs]))
 
@@ -619,7 +628,7 @@ async def test_the_judge_span_says_whether_the_cache_hit(spans) -> None:
     assert miss["ra_agents.cache.hit"] is False
     assert hit["ra_agents.cache.hit"] is True
     assert "ra_agents.cache.hit" not in uncached
-    assert hit["ra.winner"] == miss["ra.winner"] == "alpha"
+    assert hit["ra_agents.winner"] == miss["ra_agents.winner"] == "alpha"
     assert hit["gen_ai.usage.input_tokens"] == 0 and miss["gen_ai.usage.input_tokens"] > 0
 
 

@@ -241,7 +241,8 @@ async def test_reasoning_field_and_repair_are_reported() -> None:
     result = await Judge(backend, seed=0).ajudge(PRINCIPLE, PROMPT, {"a": "x", "b": "y"})
     assert result.ranking_repaired and result.passes[0].repaired
     assert result.scores[result.ranking[0]] == 5
-    assert result.reasoning == "model-2 is right."
+    assert result.reasoning == f"{result.ranking[0]} is right."  # masked names read as real names
+    assert result.passes[0].raw.startswith("<think>model-2 is right.</think>")  # the raw answer, for audit
     assert result.model == "served-name"
     assert result.usage == Usage(3, 4)
 
@@ -611,3 +612,41 @@ def test_unit_score_prefers_the_expected_score_and_stays_in_range() -> None:
     assert result.unit_score("c") == 0.0  # falls back to the normalized integer score
     plain = JudgeResult(("a",), {"a": 4}, ("a",), {"a": 0.75}, "", ())
     assert plain.unit_score("a") == 0.75
+
+
+async def test_reasoning_speaks_in_real_names_per_pass() -> None:
+    """Each pass's masked names map back through that pass's own order; raw texts stay masked."""
+    names = [f"c{i}" for i in range(11)]  # eleven candidates: model-1 and model-10 both exist
+
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> str:
+        shown = shown_responses(messages)
+        ranking = sorted(shown, key=lambda m: int(shown[m][1:]))  # by the real index in the text
+        scores = {m: 5 if i == 0 else 1 for i, m in enumerate(ranking)}
+        return (
+            "<think>" + " > ".join(ranking) + "; model-10 and model-1 differ.</think>" + verdict_text(scores, ranking)
+        )
+
+    result = await Judge(ScriptedBackend(default=answer), seed=3, permutations=2).ajudge(
+        PRINCIPLE, PROMPT, {n: n for n in names}
+    )
+    first, second = result.passes
+    assert first.order != second.order
+    for one in result.passes:
+        real_of = {f"model-{i}": n for i, n in enumerate(one.order, start=1)}
+        assert one.reasoning.startswith(" > ".join(names))
+        assert one.reasoning.endswith(f"; {real_of['model-10']} and {real_of['model-1']} differ.")
+        assert "model-" not in one.reasoning and "model-" in one.raw
+
+
+async def test_a_real_name_that_looks_masked_is_never_remapped() -> None:
+    def answer(messages: Sequence[Message], settings: GenerationSettings) -> str:
+        shown = shown_responses(messages)
+        best = next(m for m, t in shown.items() if t == "right")
+        other = next(m for m in shown if m != best)
+        return f"<think>{best} beats {other}.</think>" + verdict_text({best: 5, other: 1}, [best, other])
+
+    for seed in range(4):  # both shuffled orders
+        result = await Judge(ScriptedBackend(default=answer), seed=seed).ajudge(
+            PRINCIPLE, PROMPT, {"model-2": "right", "model-1": "wrong"}
+        )
+        assert result.reasoning == "model-2 beats model-1."

@@ -52,10 +52,10 @@ async def test_judges_three_candidates_in_real_names(local_backend, spans) -> No
     (span,) = [s for s in spans.get_finished_spans() if s.name.startswith("chat ")]
     attrs = dict(span.attributes or {})
     assert attrs["gen_ai.provider.name"] == "transformers"
-    assert attrs["ra.candidates"] == 3
-    assert attrs["ra.winner"] == result.best
+    assert attrs["ra_agents.candidates"] == 3
+    assert attrs["ra_agents.winner"] == result.best
     assert attrs["gen_ai.usage.output_tokens"] == result.usage.completion_tokens
-    assert json.loads(attrs["ra.scores"]) == dict(result.scores)
+    assert json.loads(attrs["ra_agents.scores"]) == dict(result.scores)
 
 
 async def test_temperature_zero_is_deterministic(local_backend) -> None:

@@ -56,6 +56,10 @@ async def test_one_event_per_candidate_on_the_judge_span_best_first(spans) -> No
             "gen_ai.evaluation.explanation": explanation,
             "ra_agents.candidate": "terse",
             "ra_agents.rank": 1,
+            "ra_agents.evaluator.model": "scripted",
+            "ra_agents.score.min": 1,
+            "ra_agents.score.max": 5,
+            "ra_agents.unit_score": 1.0,
         },
         {
             "gen_ai.evaluation.name": EVALUATION_NAME,
@@ -64,6 +68,10 @@ async def test_one_event_per_candidate_on_the_judge_span_best_first(spans) -> No
             "gen_ai.evaluation.explanation": explanation,
             "ra_agents.candidate": "wordy",
             "ra_agents.rank": 2,
+            "ra_agents.evaluator.model": "scripted",
+            "ra_agents.score.min": 1,
+            "ra_agents.score.max": 5,
+            "ra_agents.unit_score": 0.5,
         },
         {
             "gen_ai.evaluation.name": EVALUATION_NAME,
@@ -72,6 +80,10 @@ async def test_one_event_per_candidate_on_the_judge_span_best_first(spans) -> No
             "gen_ai.evaluation.explanation": explanation,
             "ra_agents.candidate": "wrong",
             "ra_agents.rank": 3,
+            "ra_agents.evaluator.model": "scripted",
+            "ra_agents.score.min": 1,
+            "ra_agents.score.max": 5,
+            "ra_agents.unit_score": 0.0,
         },
     ]
     # the events agree with the verdict the caller got
@@ -100,6 +112,10 @@ async def test_short_reasoning_is_kept_whole_and_no_reasoning_means_no_explanati
             "gen_ai.evaluation.score.label": "best",
             "ra_agents.candidate": "only",
             "ra_agents.rank": 1,
+            "ra_agents.evaluator.model": "scripted",
+            "ra_agents.score.min": 1,
+            "ra_agents.score.max": 5,
+            "ra_agents.unit_score": 1.0,
         }
     ]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import MemorySaver
@@ -25,7 +25,17 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 from opentelemetry import trace
 
-from ra_agents import Judge, UsageError
+from ra_agents import (
+    DEFAULT_THRESHOLD,
+    BackendUnavailable,
+    Judge,
+    JudgeResult,
+    UsageError,
+    VerdictError,
+    prompt_text,
+    verdict_from_dict,
+    verdict_to_dict,
+)
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.graphs.best_of_n import build_best_of_n
 from ra_agents.graphs.guarded_answer import FALLBACK_ANSWER, build_guarded_answer
@@ -83,6 +93,11 @@ def shown_texts(backend: ScriptedBackend) -> list[list[str]]:
     return [sorted(shown_responses(messages).values()) for messages, _ in backend.calls]
 
 
+def without_latency(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` without the judge's wall time (the one field two runs never share)."""
+    return {**state, "verdict": {k: v for k, v in state["verdict"].items() if k != "latency_s"}}
+
+
 def thread(name: str) -> RunnableConfig:
     return {"configurable": {"thread_id": name}}
 
@@ -104,24 +119,29 @@ async def test_best_of_n_keeps_the_best_with_one_judge_call():
 
     state = await graph.ainvoke({"prompt": "Say something."})
 
+    verdict = state["verdict"]
     assert state == {
         "prompt": "Say something.",
         "candidates": ["bad answer 0", "good answer", "bad answer 2"],
         "answer": "good answer",
-        "verdict": {
-            "principle": PRINCIPLE,
-            "scores": [1, 5, 1],
-            "normalized": [0.0, 1.0, 0.0],
-            "ranking": state["verdict"]["ranking"],  # ties between the losers are the judge's call
-            "best": 1,
-            "best_score": 5,
-            "best_normalized": 1.0,
-            "scale": [1, 5],
-            "reasoning": "",
-            "model": "scripted",
-        },
+        "verdict": verdict,
     }
-    assert state["verdict"]["ranking"][0] == 1 and sorted(state["verdict"]["ranking"]) == [0, 1, 2]
+    # The verdict is the library's one serialisation of the judge's result, candidates named by index.
+    assert verdict == verdict_to_dict(verdict_from_dict(verdict))
+    assert verdict["names"] == ["0", "1", "2"] and verdict["best"] == "1"
+    assert verdict["scores"] == {"0": 1, "1": 5, "2": 1}
+    assert verdict["normalized"] == {"0": 0.0, "1": 1.0, "2": 0.0}
+    assert (verdict["principle"], verdict["scale"], verdict["reasoning"], verdict["model"]) == (
+        PRINCIPLE,
+        [1, 5],
+        "",
+        "scripted",
+    )
+    assert verdict["ranking"][0] == "1" and sorted(verdict["ranking"]) == [
+        "0",
+        "1",
+        "2",
+    ]  # losers' ties: the judge's call
     assert len(backend.calls) == 1  # one listwise call for all n
     assert shown_texts(backend) == [["bad answer 0", "bad answer 2", "good answer"]]
     assert judged(backend, "prompt") == ["Say something."]
@@ -152,8 +172,25 @@ async def test_rank_node_takes_candidates_from_state_in_any_graph():
 
     assert state["answer"] == "It is Paris."
     assert state["candidates"] == candidates
-    assert state["verdict"]["scores"] == [1, 5, 1] and state["verdict"]["best"] == 1
+    assert state["verdict"]["scores"] == {"0": 1, "1": 5, "2": 1} and state["verdict"]["best"] == "1"
     assert shown_texts(backend) == [sorted(candidates)]
+
+
+@pytest.mark.parametrize("key", ["prompt", "messages"])
+async def test_rank_node_takes_a_conversation_as_the_prompt(key):
+    judge, backend = scripted_judge()
+    builder = StateGraph(BestOfNState)
+    builder.add_node("rank", make_rank_node(judge, principle=PRINCIPLE))
+    builder.add_edge(START, "rank")
+    conversation = [
+        SystemMessage(content="Be brief."),
+        HumanMessage(content=[{"type": "text", "text": "Say"}, {"type": "text", "text": "something."}]),
+    ]
+
+    state = await builder.compile().ainvoke({key: conversation, "candidates": ["bad", "good"]})
+
+    assert state["answer"] == "good"
+    assert judged(backend, "prompt") == [prompt_text(conversation)] == ["system: Be brief.\nuser: Say\n  something."]
 
 
 async def test_principle_comes_from_state_then_config_then_default():
@@ -185,7 +222,7 @@ async def test_a_batch_keeps_the_good_results_when_some_inputs_are_bad():
 
     results = await graph.abatch([{"prompt": "p"}, {"prompt": "p", "n": 0}, {"n": 2}], return_exceptions=True)
 
-    assert results[0]["answer"] == "good" and results[0]["verdict"]["scores"] == [5, 1]
+    assert results[0]["answer"] == "good" and results[0]["verdict"]["scores"] == {"0": 5, "1": 1}
     assert isinstance(results[1], UsageError) and "positive integer, got 0" in str(results[1])
     assert isinstance(results[2], UsageError) and "neither 'messages' nor 'prompt'" in str(results[2])
     assert len(backend.calls) == 1
@@ -218,7 +255,7 @@ def test_sync_invoke_matches_async_and_keeps_stream_and_spans(spans):
     sync_state: Any = chunks[-1][1]
     async_state = asyncio.run(graph.ainvoke({"prompt": "p"}))
 
-    assert sync_state == async_state
+    assert without_latency(sync_state) == without_latency(async_state)
     assert sync_state["answer"] == "good"
     assert [c for mode, c in chunks if mode == "custom"] == [{"ra_verdict": sync_state["verdict"], "node": "rank"}]
     sync_span = next(s for s in spans.get_finished_spans() if s.name == "chat scripted")
@@ -244,10 +281,10 @@ async def test_verdicts_stream_in_custom_mode_and_spans_nest(spans):
 
     assert len(chunks) == 1
     assert chunks[0]["node"] == "rank"
-    assert chunks[0]["ra_verdict"]["best"] == 0 and chunks[0]["ra_verdict"]["scores"] == [5, 1]
+    assert chunks[0]["ra_verdict"]["best"] == "0" and chunks[0]["ra_verdict"]["scores"] == {"0": 5, "1": 1}
     [judge_span] = [s for s in spans.get_finished_spans() if s.name == "chat scripted"]
     assert judge_span.parent.span_id == run.get_span_context().span_id
-    assert judge_span.attributes["ra.candidates"] == 2 and judge_span.attributes["ra.winner"] == "0"
+    assert judge_span.attributes["ra_agents.candidates"] == 2 and judge_span.attributes["ra_agents.winner"] == "0"
 
 
 async def test_the_judge_call_is_a_child_run_of_the_rank_node():
@@ -263,28 +300,56 @@ async def test_the_judge_call_is_a_child_run_of_the_rank_node():
     [end] = [e for e in events if e["event"] == "on_chain_end" and e["name"] == JUDGE_RUN_NAME]
     assert start["parent_ids"][0] == root["run_id"] and start["parent_ids"][-1] == rank["run_id"]
     assert start["data"]["input"]["principle"] == PRINCIPLE
-    assert end["data"]["output"]["best"] == 0
+    assert end["data"]["output"]["best"] == "0"
 
 
 # ------------------------------------------------------------------------ routing
 
 
+def verdict_of(score: int, expected: float | None = None) -> dict[str, Any]:
+    """A one-candidate verdict in state form, with a logprob expected score when given."""
+    result = JudgeResult(
+        names=("0",),
+        scores={"0": score},
+        ranking=("0",),
+        normalized={"0": (score - 1) / 4},
+        reasoning="",
+        passes=(),
+        expected_scores=None if expected is None else {"0": expected},
+    )
+    return verdict_to_dict(result)
+
+
+ERROR = {"type": "VerdictError", "message": "no verdict"}
+
+
 @pytest.mark.parametrize(
     ("verdict", "attempts", "policy", "expected"),
     [
-        ({"best_normalized": 0.75, "best_score": 4}, 0, GuardPolicy(), "accept"),
-        ({"best_normalized": 0.5, "best_score": 3}, 0, GuardPolicy(max_retries=1), "retry"),
-        ({"best_normalized": 0.5, "best_score": 3}, 1, GuardPolicy(max_retries=1), "escalate"),
-        ({"best_normalized": 0.5, "best_score": 3}, 1, GuardPolicy(max_retries=1, escalate=False), "fallback"),
-        ({"best_normalized": 0.5, "best_score": 3}, 0, GuardPolicy(min_score=3), "accept"),
-        ({"error": "no verdict", "best": 0}, 0, GuardPolicy(max_retries=3), "fallback"),
+        (verdict_of(4), 0, GuardPolicy(threshold=0.75), "accept"),
+        (verdict_of(3), 0, GuardPolicy(), "accept"),  # the default threshold is 0.5, a 3 on 1-5
+        (verdict_of(2), 0, GuardPolicy(max_retries=1), "retry"),
+        (verdict_of(2), 1, GuardPolicy(max_retries=1), "escalate"),
+        (verdict_of(2), 1, GuardPolicy(max_retries=1, escalate=False), "fallback"),
+        (verdict_of(3), 0, GuardPolicy(min_score=3, threshold=0.9), "accept"),  # raw scores
+        # The unit score is the expected score's: (3.9 - 1) / 4 = 0.725, below 0.75 though the integer is a 4.
+        (verdict_of(4, expected=3.9), 0, GuardPolicy(threshold=0.75), "retry"),
+        (verdict_of(4, expected=3.9), 0, GuardPolicy(threshold=0.72), "accept"),
+        ({"error": ERROR, "best": "0", "passed": False}, 0, GuardPolicy(max_retries=3), "fallback"),
+        ({"error": ERROR, "best": "0", "passed": True}, 0, GuardPolicy(max_retries=3), "accept"),
+        ({"error": "no verdict", "best": 0}, 0, GuardPolicy(max_retries=3), "fallback"),  # an earlier release's
+        ({**verdict_of(1), "passed": True}, 0, GuardPolicy(), "accept"),  # a policy's own decision
     ],
 )
 def test_decide(verdict, attempts, policy, expected):
     assert decide(verdict, attempts, policy) == expected
 
 
-@pytest.mark.parametrize("bad", [{"threshold": 3}, {"max_retries": -1}])
+def test_the_guard_accepts_at_the_librarys_default_threshold():
+    assert GuardPolicy().threshold == DEFAULT_THRESHOLD == 0.5
+
+
+@pytest.mark.parametrize("bad", [{"threshold": 3}, {"threshold": "high"}, {"max_retries": -1}])
 def test_guard_policy_rejects_bad_settings(bad):
     with pytest.raises(UsageError):
         GuardPolicy(**bad)
@@ -306,7 +371,7 @@ async def test_guard_accepts_above_threshold():
         "feedback": "",
         "decision": "accept",
     }
-    assert state["verdict"]["best"] == 1 and state["verdict"]["scores"] == [1, 5]
+    assert state["verdict"]["best"] == "1" and state["verdict"]["scores"] == {"0": 1, "1": 5}
     assert len(backend.calls) == 1
 
 
@@ -354,7 +419,8 @@ async def test_guard_escalates_to_a_human_and_resumes_with_an_edit():
 
     [pending] = paused["__interrupt__"]
     assert pending.value["answer"] == paused["answer"] and paused["answer"] in ("bad 0", "bad 1")
-    assert pending.value["verdict"] == paused["verdict"] and pending.value["verdict"]["best_score"] == 1
+    assert pending.value["verdict"] == paused["verdict"]
+    assert pending.value["verdict"]["scores"] == {"0": 1, "1": 1}
     assert "Accept, edit or reject" in pending.value["question"]
     assert paused["attempts"] == 1 and len(backend.calls) == 2
     assert (await graph.aget_state(thread("t-escalate"))).next == ("guard",)
@@ -414,8 +480,44 @@ async def test_guard_falls_back_without_escalation_and_on_unusable_verdicts():
     state = await graph.ainvoke({"prompt": "p"})
 
     assert (state["answer"], state["decision"]) == (FALLBACK_ANSWER, "fallback")
-    assert "no JSON object" in state["verdict"]["error"]
-    assert "scores" not in state["verdict"]
+    assert state["verdict"]["error"]["type"] == "VerdictError"
+    assert "no JSON object" in state["verdict"]["error"]["message"]
+    assert "scores" not in state["verdict"] and state["verdict"]["passed"] is False
+
+
+async def test_a_judge_failure_is_what_on_judge_error_says():
+    down = Judge(ScriptedBackend(default=BackendUnavailable("the judge is down")), max_retries=0)
+    model = generator(lambda i, m: f"answer {i}")
+
+    def run(mode):
+        graph = build_guarded_answer(model, down, n=2, principle=PRINCIPLE, on_judge_error=mode)
+        return graph.ainvoke({"prompt": "p"})
+
+    closed, opened = await run("fail_closed"), await run("fail_open")
+
+    assert (closed["decision"], closed["answer"]) == ("fallback", FALLBACK_ANSWER)
+    assert (opened["decision"], opened["answer"]) == ("accept", "answer 0")
+    assert opened["verdict"]["error"] == {"type": "BackendUnavailable", "message": "the judge is down"}
+    with pytest.raises(BackendUnavailable, match="the judge is down"):
+        await run("raise")
+
+
+async def test_record_errors_is_a_deprecated_spelling_of_on_judge_error():
+    broken = Judge(ScriptedBackend(default="no verdict here"), max_retries=0)
+    state = {"prompt": "p", "candidates": ["a", "b"]}
+
+    with pytest.warns(DeprecationWarning, match="on_judge_error='fail_closed'"):
+        recording = make_rank_node(broken, principle=PRINCIPLE, record_errors=True)
+    with pytest.warns(DeprecationWarning, match="on_judge_error='raise'"):
+        raising = make_rank_node(broken, principle=PRINCIPLE, record_errors=False)
+
+    assert (await recording.ainvoke(state))["verdict"]["error"]["type"] == "VerdictError"
+    with pytest.raises(VerdictError):
+        await raising.ainvoke(state)
+    with pytest.raises(UsageError, match="not both"):
+        make_rank_node(broken, on_judge_error="raise", record_errors=True)
+    with pytest.raises(UsageError, match="on_judge_error must be one of"):
+        make_rank_node(broken, on_judge_error="ignore")  # type: ignore[arg-type]
 
 
 async def test_raw_score_threshold():
@@ -469,9 +571,9 @@ async def test_only_the_winning_plan_reaches_the_tool_node():
         ["Tool calls (1):\n-> delete_all({})", 'Tool calls (1):\n-> search({"query": "weather"})'],
         ["It is sunny.", "No idea."],
     ]
-    assert judged(backend, "prompt") == [
-        "human: Weather?",
-        'human: Weather?\n\nai: Tool calls (1):\n-> search({"query": "weather"})\n\ntool: sunny',
+    assert judged(backend, "prompt") == [  # the conversation so far, as ra_agents.prompt_text reads it
+        "Weather?",
+        'user: Weather?\nassistant -> search({"query": "weather"})\nsearch result: sunny',
     ]
 
 
@@ -637,7 +739,7 @@ async def test_best_of_n_on_the_served_model(served, spans):
     assert [c for mode, c in chunks if mode == "custom"] == [{"ra_verdict": verdict, "node": "rank"}]
     [judge_span] = [s for s in spans.get_finished_spans() if s.attributes.get("gen_ai.provider.name") == "vllm"]
     assert judge_span.parent.span_id == run.get_span_context().span_id
-    assert judge_span.attributes["ra.candidates"] == 2
+    assert judge_span.attributes["ra_agents.candidates"] == 2
 
 
 @pytest.mark.vllm
