@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from ._errors import UsageError
 from ._sync import run_sync
 from ._types import JudgeResult
+from .acceptance import DEFAULT_THRESHOLD, accepts, check_threshold
 from .principle import PrincipleLike, principle_text
 
 if TYPE_CHECKING:
-    from .judge import Judge
+    from .judging import Judging
 
 __all__ = ["Rule", "Policy", "PolicyOutcome", "acheck_policy", "check_policy", "OUTPUT", "REFERENCE"]
 
@@ -45,7 +46,7 @@ class Rule:
 
     name: str
     principle: PrincipleLike
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -54,10 +55,7 @@ class Rule:
             principle_text(self.principle)
         except UsageError as exc:
             raise UsageError(f"rule {self.name!r}: {exc}") from None
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float):
-            raise UsageError(f"rule {self.name!r}: threshold must be a number in [0, 1], got {self.threshold!r}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise UsageError(f"rule {self.name!r}: threshold is a unit score in [0, 1], got {self.threshold}")
+        check_threshold(self.threshold, f"rule {self.name!r}: threshold")
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class Policy:
         cls,
         rules: Policy | Iterable[Rule] | Mapping[str, PrincipleLike | tuple[PrincipleLike, float]],
         *,
-        threshold: float = 0.5,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> Policy:
         """A policy from rules, or from ``name -> principle`` / ``name -> (principle, threshold)`` in order."""
         if isinstance(rules, Policy):
@@ -158,9 +156,9 @@ class PolicyOutcome:
 
 
 async def acheck_policy(
-    judge: Judge,
+    judge: Judging,
     policy: Policy | Iterable[Rule] | Mapping[str, PrincipleLike | tuple[PrincipleLike, float]],
-    prompt: str,
+    prompt: Any,
     output: Any,
     *,
     reference: Any = None,
@@ -168,9 +166,9 @@ async def acheck_policy(
     """Judge ``output`` rule by rule, in order, stopping at the first failure.
 
     Args:
-        judge: the judge (one listwise call per judged rule).
+        judge: the judge, local or remote (one listwise call per judged rule).
         policy: the rules (see :meth:`Policy.of`).
-        prompt: what the output answers.
+        prompt: what the output answers (text or messages, see :func:`ra_agents.prompt_text`).
         output: the output (a text or a structured candidate).
         reference: a reference or alternative answer judged beside the output, or ``None``.
 
@@ -196,16 +194,16 @@ async def acheck_policy(
         scores[rule.name] = result.unit_score(OUTPUT)
         if REFERENCE in responses:
             beats[rule.name] = result.ranking.index(OUTPUT) < result.ranking.index(REFERENCE)
-        if scores[rule.name] < rule.threshold:
+        if not accepts(result, OUTPUT, rule.threshold):
             skipped = tuple(r.name for r in policy.rules[i + 1 :])
             return PolicyOutcome(False, rule.name, scores, verdicts, skipped, beats)
     return PolicyOutcome(True, None, scores, verdicts, (), beats)
 
 
 def check_policy(
-    judge: Judge,
+    judge: Judging,
     policy: Policy | Iterable[Rule] | Mapping[str, PrincipleLike | tuple[PrincipleLike, float]],
-    prompt: str,
+    prompt: Any,
     output: Any,
     *,
     reference: Any = None,
