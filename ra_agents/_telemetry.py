@@ -15,7 +15,8 @@ span (the GenAI conventions' evaluation result, parented to the operation it eva
   the acceptance rule compares with a threshold.
 
 Every attribute of ours is under ``ra_agents.*`` (the span's ``ra_agents.candidates``,
-``ra_agents.winner``, ``ra_agents.scores`` ...), beside the ``gen_ai.*`` conventions.
+``ra_agents.winner``, ``ra_agents.scores``, ``ra_agents.flagged`` (candidates whose text tries
+to steer the judge) ...), beside the ``gen_ai.*`` conventions.
 
 Events follow the ranking, best first.
 """
@@ -106,6 +107,8 @@ def record_result(span: Span, result: JudgeResult) -> None:
             "ra_agents.ranking_repaired": result.ranking_repaired,
         }
     )
+    if result.flags:
+        span.set_attribute("ra_agents.flagged", sorted(result.flags))
     if result.agreement is not None:
         span.set_attribute("ra_agents.agreement", result.agreement)
     if result.pairwise_agreement is not None:

@@ -156,6 +156,10 @@ class JudgeResult:
         model: the judge model.
         scale: the score scale (low, high).
         principle: the principle's text as the judge read it (a :class:`Principle` rendered).
+        flags: candidates whose text tries to steer the judge, with what was found in each
+            (:func:`ra_agents.protocol.steering_flags`: masked names, a verdict-shaped JSON
+            object, instructions addressed to the judge). Flagged candidates are judged like
+            any other; the flag says their verdict deserves a second look.
     """
 
     names: tuple[str, ...]
@@ -174,6 +178,7 @@ class JudgeResult:
     model: str = ""
     scale: tuple[int, int] = (1, 5)
     principle: str = ""
+    flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def best(self) -> str:

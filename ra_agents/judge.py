@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +34,8 @@ from .principle import PrincipleLike, principle_text
 from .prompt import PromptLike, prompt_text
 
 __all__ = ["Judge", "BatchItem"]
+
+_log = logging.getLogger("ra_agents")
 
 BatchItem = JudgeResult | RAError
 """One entry of a batch result: the verdict, or the error that request met."""
@@ -178,6 +182,9 @@ class Judge:
             raise UsageError(f"permutations must be at least 1, got {k}")
         names, texts = protocol.check_candidates(responses, max_candidates=self.max_candidates, render=self.render)
         text_of = dict(zip(names, texts, strict=True))
+        flags = protocol.steering_flags(text_of)
+        if flags:
+            _log.warning("candidates that try to steer the judge: %s", flags)
         orders = protocol.request_orders(names, k, self.seed if seed is None else seed)
         max_tokens = self._max_tokens(len(names))
         cached = verdict_lookup(self, principle, prompt, text_of, permutations=k, seed=seed, max_tokens=max_tokens)
@@ -195,6 +202,8 @@ class Judge:
                 hit = await cached.load()
                 record_cache_hit(span, hit is not None)
                 if hit is not None:
+                    if flags:
+                        hit = dataclasses.replace(hit, flags=flags)
                     record_result(span, hit)
                     return hit
             if len(orders) == 1:  # the common case: no task to schedule
@@ -229,6 +238,7 @@ class Judge:
                 model=model,
                 scale=self.scale,
                 principle=principle,
+                flags=flags,
             )
             record_result(span, result)
         if cached is not None:

@@ -44,6 +44,7 @@ __all__ = [
     "seeded_positions",
     "feedback_message",
     "check_candidates",
+    "steering_flags",
 ]
 
 RANKING_KEY = "best-to-worst"
@@ -608,3 +609,55 @@ def check_candidates(
         )
     texts = [render(item) for item in items]
     return names, texts
+
+
+# ------------------------------------------------------------ steering candidates
+
+_VERDICT_SHAPE_RE = re.compile(r'"scores"\s*:\s*\{|"best-to-worst"\s*:\s*\[', re.IGNORECASE)
+_JUDGE_ADDRESS_RE = re.compile(
+    r"\b(?:ignore|disregard|forget) (?:all |any |the |your )?(?:previous |prior |above |earlier |other )?"
+    r"(?:instructions|rules|principles?|rubric)"
+    r"|\b(?:dear|attention|note to the|hey|to the) (?:judge|grader|evaluator|reward model)"
+    r"|\b(?:you are|as) (?:the|a|an) (?:judge|grader|evaluator|reward model)\b"
+    r"|\b(?:give|assign|award) (?:this|me|my|the) (?:response |answer |candidate |reply |output )?(?:a |the )?"
+    r"(?:score|rating|grade) of (?:5|five|10|ten)\b"
+    r"|\b(?:score|rate|grade) (?:this|me|my) (?:response |answer |candidate |reply |output )?(?:a |as )?"
+    r"(?:5|five|10|ten|the highest|highest|top)\b"
+    r"|\b(?:rank|put|place) (?:this|me|my) (?:response |answer |candidate |reply |output )?"
+    r"(?:first|highest|on top|as the best)\b"
+    r"|\bthis (?:response|answer|candidate|reply|output) (?:is the best one|must win|should (?:win|be ranked first))",
+    re.IGNORECASE,
+)
+"""Phrases addressed to a judge rather than to the user (a documented, deliberately small list)."""
+
+
+def steering_flags(text_of: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Candidates whose text tries to steer the judge, and what each holds.
+
+    Three findings, each a short phrase:
+
+    - ``"masked name 'model-2'"``: the judge's own names for candidates (``model-N``), which
+      a candidate has no reason to know;
+    - ``"verdict-shaped JSON"``: a ``"scores": {`` or ``"best-to-worst": [`` fragment, the
+      shape of the judge's answer;
+    - ``"instruction to the judge: '...'"``: a phrase addressed to a judge (ignore the
+      instructions, score this 5, rank me first ...).
+
+    The protocol already isolates candidate text: each candidate is a JSON string inside the
+    user message (so no text can close it or add a key), and the parser accepts only the
+    masked names of this request. A flag therefore does not mean the verdict was forged; it
+    means a candidate tried, and its verdict deserves a second look.
+    """
+    flags: dict[str, tuple[str, ...]] = {}
+    for name, text in text_of.items():
+        found: list[str] = []
+        masked = sorted(set(_MASKED_NAME_RE.findall(text)), key=lambda m: int(m.split("-")[1]))
+        found.extend(f"masked name {m!r}" for m in masked[:3])
+        if _VERDICT_SHAPE_RE.search(text):
+            found.append("verdict-shaped JSON")
+        address = _JUDGE_ADDRESS_RE.search(text)
+        if address:
+            found.append(f"instruction to the judge: {address.group(0)!r}")
+        if found:
+            flags[name] = tuple(found)
+    return flags

@@ -1,6 +1,7 @@
 """``ra-agents bench``: rerunnable benchmarks.
 
-Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``, ``cache``, ``ray``.
+Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``, ``cache``, ``ray``,
+``forged``.
 Each prints a markdown table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray}"
+        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray,forged}"
     )
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
@@ -183,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     from .cache import STORES
+
+    p = sub.add_parser("forged", help="how often a candidate that tries to steer the judge wins, and is flagged")
+    p.add_argument("--data", type=Path, help="steering cases JSONL (default: the shipped steering_cases.jsonl)")
+    p.add_argument("--permutations", type=_positive, default=2, help="orders judged per case (default 2)")
+    _judge_options(p)
+    _common(p)
 
     p = sub.add_parser("cache", help="verdict cache: judge calls and wall time of a rerun, cold vs warm (no model)")
     p.add_argument("--requests", type=_positive, default=200, help="requests in the batch (default 200)")
@@ -299,6 +306,13 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
         )
         return "rm-bench", results, rmbench.render_markdown(results), rmbench.plot_rm_bench
     judge = _make_judge(args)
+    if args.command == "forged":
+        from . import forged
+
+        results = await forged.run_forged(
+            judge, forged.load_cases(args.data), permutations=args.permutations, show_progress=show
+        )
+        return "forged", results, forged.render_markdown(results), forged.plot_forged
     if args.command == "listwise":
         from . import listwise
 
