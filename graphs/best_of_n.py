@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Overwrite
 
-from ra_agents import Judge
+from ra_agents import Judge, Judging
 from ra_agents.graphs import lazy_graph
 from ra_agents.integrations.chat_litellm import BackendChatModel
 from ra_agents.integrations.langgraph import BestOfNState, fan_out, make_generate_node, make_rank_node
@@ -26,7 +26,7 @@ DEFAULT_PRINCIPLE = "Correctness first, then helpfulness, then brevity."
 
 def build_best_of_n(
     model: Runnable,
-    judge: Judge,
+    judge: Judging,
     *,
     n: int = 3,
     principle: str | None = DEFAULT_PRINCIPLE,
@@ -36,7 +36,7 @@ def build_best_of_n(
 
     Args:
         model: the generator (a chat model or a runnable from messages to a message).
-        judge: the judge.
+        judge: the judge (a :class:`~ra_agents.Judge`, or an HTTP client).
         n: candidates per run (``state["n"]`` overrides it).
         principle: the default principle (``state["principle"]`` and
             ``config["configurable"]["principle"]`` override it).

@@ -16,7 +16,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from ra_agents import Judge
+from ra_agents import Judge, Judging
 from ra_agents.graphs import lazy_graph
 from ra_agents.integrations.chat_litellm import BackendChatModel
 from ra_agents.integrations.langgraph import PlanState, fan_out, make_generate_node, make_plan_rank_node
@@ -28,7 +28,7 @@ DEFAULT_PRINCIPLE = "Prefer the plan that makes real progress with the fewest, s
 
 def build_plan_then_act(
     model: Runnable,
-    judge: Judge,
+    judge: Judging,
     tools: Sequence[BaseTool],
     *,
     n: int = 3,
@@ -40,7 +40,7 @@ def build_plan_then_act(
     Args:
         model: the planner. A model with ``bind_tools`` gets ``tools`` bound; any other
             runnable must already return ``AIMessage`` s with ``tool_calls``.
-        judge: the judge.
+        judge: the judge (a :class:`~ra_agents.Judge`, or an HTTP client).
         tools: the tools the ``ToolNode`` may run.
         n: alternative plans per step (``state["n"]`` overrides it).
         principle: the default principle (state and config override it).

@@ -5,7 +5,7 @@ Building blocks (each a plain function or node factory, composable in any ``Stat
 - :func:`fan_out` + :func:`make_generate_node` + :func:`collect`: generate N candidates in
   parallel with ``Send``, gathered by a reducer.
 - :func:`make_rank_node`: ONE listwise ``judge.ajudge`` call ranks all N candidates, keeps
-  the best (``answer``) and writes a :class:`Verdict` to state.
+  the best (``answer``) and writes the verdict to state (a :data:`Verdict`).
 - :func:`make_plan_rank_node`: the same for alternative tool plans (``AIMessage`` with
   ``tool_calls``); only the winner is appended to ``messages``, so only it reaches a
   ``ToolNode``.
@@ -16,7 +16,23 @@ Building blocks (each a plain function or node factory, composable in any ``Stat
   ``Command(goto=...)``: accept, regenerate with the judge's reasoning as feedback
   (bounded retries), escalate to a human with ``interrupt`` (resume with
   ``Command(resume=...)``), or fall back. :func:`decide` is the pure decision, usable in
-  a conditional edge.
+  a conditional edge. A winner is accepted by the library's one rule,
+  :func:`ra_agents.accepts` (its unit score against the threshold, 0.5 by default).
+
+The contract every node keeps (the same as every other ra-agents adapter):
+
+- the judge is anything :class:`ra_agents.Judging` (a local :class:`~ra_agents.Judge`, or the
+  HTTP :class:`~ra_agents.Client`/:class:`~ra_agents.AsyncClient`); only its methods are used;
+- the prompt is ``state[prompt_key]`` (text, or chat messages) or else the conversation in
+  ``state[messages_key]``, read by :func:`ra_agents.prompt_text`;
+- the verdict in state is :func:`ra_agents.verdict_to_dict` of the judge's result (read it
+  back with :func:`ra_agents.verdict_from_dict`); the candidates are named by their index,
+  ``"0"``, ``"1"``..., so ``int(verdict["best"])`` is the winner's index;
+- a judge failure (:class:`~ra_agents.BackendError`, :class:`~ra_agents.VerdictError`) is
+  handled as the node's ``on_judge_error`` says: ``"raise"`` lets it through;
+  ``"fail_closed"``/``"fail_open"`` record it in the verdict (``verdict["error"]``, as
+  :func:`ra_agents.error_to_dict` writes it, with ``verdict["passed"]`` False/True), and
+  the guard then falls back or accepts.
 
 The principle is resolved per run (:func:`resolve_principle`): the state's ``principle``,
 else ``config["configurable"]["principle"]``, else the node's default, so one compiled
@@ -27,29 +43,39 @@ LangSmith and ``astream_events``), and its OpenTelemetry span nests under the ca
 
 Nodes are async (the judge's async path) and also run under ``graph.invoke``.
 
-Judge calls: one per rank node run, whatever N; each makes ``judge.permutations``
-backend calls, plus a re-ask per unusable answer (at most ``judge.max_retries``).
+Judge calls: one per rank node run, whatever N; each makes the judge's ``permutations``
+backend calls, plus a re-ask per unusable answer (at most its ``max_retries``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypeAlias, TypedDict
 
 from ra_agents import (
+    DEFAULT_THRESHOLD,
     BackendError,
-    Judge,
-    JudgeResult,
+    Judging,
     MissingDependencyError,
+    OnJudgeError,
     Policy,
     PolicyOutcome,
     PrincipleLike,
+    PromptLike,
     UsageError,
     VerdictError,
+    accepts,
+    error_to_dict,
+    prompt_text,
+    verdict_from_dict,
+    verdict_to_dict,
 )
 from ra_agents._sync import run_sync
-from ra_agents.policy import OUTPUT, acheck_policy
+from ra_agents.acceptance import check_on_judge_error, check_threshold
+from ra_agents.policy import acheck_policy
+from ra_agents.principle import principle_text
 from ra_agents.protocol import render_candidate
 
 try:
@@ -73,7 +99,6 @@ __all__ = [
     "JUDGE_RUN_NAME",
     "collect",
     "resolve_principle",
-    "verdict_from_result",
     "judge_candidates",
     "fan_out",
     "make_generate_node",
@@ -95,43 +120,26 @@ FEEDBACK_TEMPLATE = "A reviewer rejected your previous answers. Improve on this 
 """How the judge's feedback is shown to the generator on a retry."""
 
 
-class Verdict(TypedDict, total=False):
-    """The judge's verdict as plain, checkpointable state. Candidates are named by index.
+Verdict: TypeAlias = dict[str, Any]
+"""The judge's verdict as plain, checkpointable state.
 
-    Attributes:
-        principle: the principle the candidates were judged by.
-        scores: score per candidate, in candidate order.
-        normalized: each score mapped to [0, 1], in candidate order.
-        ranking: candidate indices, best first.
-        best: index of the winning candidate.
-        best_score: the winner's score.
-        best_normalized: the winner's normalized score.
-        scale: the score scale ``[low, high]``.
-        reasoning: the judge's reasoning.
-        model: the judge model.
-        error: set instead of the scores when the judge gave no usable verdict.
-        passed: (policy verdicts) every rule passed; the guard routes on this.
-        failed_rule: (policy verdicts) the first failing rule; ``principle``, the scores
-            and ``reasoning`` are then that rule's.
-        rule_scores: (policy verdicts) the answer's unit score under each judged rule.
-        skipped: (policy verdicts) rules not judged because an earlier one failed.
-    """
+It is :func:`ra_agents.verdict_to_dict` of the judge's :class:`~ra_agents.JudgeResult`
+(read it back with :func:`ra_agents.verdict_from_dict`): ``names``, ``scores``,
+``ranking``, ``best``, ``normalized``, ``expected_scores``, ``reasoning`` (in the
+candidates' names), ``passes``, ``model``, ``scale``, ``principle`` ... The candidates are
+named by index (``"0"``, ``"1"``...), so ``int(verdict["best"])`` is the winner's index.
+Some nodes add keys of their own:
 
-    principle: str
-    scores: list[float]
-    normalized: list[float]
-    ranking: list[int]
-    best: int
-    best_score: float
-    best_normalized: float
-    scale: list[int]
-    reasoning: str
-    model: str
-    error: str
-    passed: bool
-    failed_rule: str
-    rule_scores: dict[str, float]
-    skipped: list[str]
+- ``error``: the judge failed and ``on_judge_error`` recorded it
+  (:func:`ra_agents.error_to_dict`: ``type``, ``message`` and the error's fields); the
+  verdict then has no scores, only ``principle``, ``best`` (the kept candidate) and
+  ``passed``;
+- ``passed``: the node's own decision (policy verdicts, recorded failures); the guard
+  routes on it;
+- ``failed_rule``, ``rule_scores``, ``skipped``: (policy verdicts) the first failing rule
+  (the verdict's fields are then that rule's), the answer's unit score under each judged
+  rule, and the rules not judged because an earlier one failed.
+"""
 
 
 def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
@@ -149,7 +157,9 @@ class BestOfNState(TypedDict, total=False):
     """State of the best-of-n and guarded-answer graphs.
 
     Attributes:
-        prompt: the user's prompt (input).
+        prompt: the user's prompt (input): text, or chat messages.
+        messages: the conversation (input), read when there is no ``prompt``; the graphs
+            here never write it, so it has no reducer (and is absent unless given).
         principle: overrides the configured principle for this run (input).
         n: number of candidates (input; the builder's default otherwise).
         candidates: the generated candidates, in generation order.
@@ -160,7 +170,8 @@ class BestOfNState(TypedDict, total=False):
         decision: the guard's last decision.
     """
 
-    prompt: str
+    prompt: PromptLike
+    messages: list[AnyMessage]
     principle: str
     n: int
     candidates: Annotated[list[str], collect]
@@ -183,10 +194,14 @@ class PlanState(TypedDict, total=False):
 
 # ------------------------------------------------------------------------ judging
 
+_JUDGE_FAILURES = (BackendError, VerdictError)
+"""What ``on_judge_error`` covers: the judge's backend failed, or it gave no usable verdict.
+A caller's mistake (:class:`~ra_agents.UsageError`: no principle, no candidates) always raises."""
+
 
 def resolve_principle(
-    state: Mapping[str, Any], config: RunnableConfig | None, default: str | None, *, key: str = "principle"
-) -> str:
+    state: Mapping[str, Any], config: RunnableConfig | None, default: PrincipleLike | None, *, key: str = "principle"
+) -> PrincipleLike:
     """The principle for this run: ``state[key]``, else ``config["configurable"][key]``, else ``default``.
 
     Raises:
@@ -202,64 +217,96 @@ def resolve_principle(
     return principle
 
 
-def verdict_from_result(result: JudgeResult, principle: PrincipleLike) -> Verdict:
-    """A :class:`Verdict` from a judge result over candidates named ``"0"``, ``"1"``..."""
-    best = int(result.best)
-    return Verdict(
-        principle=result.principle or str(principle),
-        scores=result.score_list(),
-        normalized=[result.normalized[n] for n in result.names],
-        ranking=[int(n) for n in result.ranking],
-        best=best,
-        best_score=result.scores[result.best],
-        best_normalized=result.normalized[result.best],
-        scale=list(result.scale),
-        reasoning=result.reasoning,
-        model=result.model,
+def _state_prompt(state: Mapping[str, Any], prompt_key: str | None, messages_key: str, node: str) -> str:
+    """The prompt the node's candidates answer: ``state[prompt_key]``, else ``state[messages_key]``.
+
+    Either may hold text or chat messages; :func:`ra_agents.prompt_text` reads it.
+
+    Raises:
+        UsageError: the state holds neither.
+    """
+    if prompt_key is not None and state.get(prompt_key) is not None:
+        return prompt_text(state[prompt_key])
+    if state.get(messages_key):
+        return prompt_text(state[messages_key])
+    where = f"state[{prompt_key!r}] or the conversation in " if prompt_key is not None else ""
+    raise UsageError(f"node {node!r} needs the prompt the candidates answer in {where}state[{messages_key!r}]")
+
+
+def _on_judge_error(
+    on_judge_error: OnJudgeError | None, record_errors: bool | None, default: OnJudgeError
+) -> OnJudgeError:
+    """The node's ``on_judge_error``, reading the deprecated ``record_errors`` (True: "fail_closed", False: "raise")."""
+    if record_errors is None:
+        return default if on_judge_error is None else check_on_judge_error(on_judge_error)
+    if on_judge_error is not None:
+        raise UsageError("give on_judge_error= or the deprecated record_errors=, not both")
+    warnings.warn(
+        "record_errors= is deprecated: use on_judge_error='fail_closed' (record_errors=True) "
+        "or on_judge_error='raise' (record_errors=False)",
+        DeprecationWarning,
+        stacklevel=3,
     )
+    return "fail_closed" if record_errors else "raise"
+
+
+def _failure_verdict(
+    exc: BackendError | VerdictError, principle: PrincipleLike, on_judge_error: OnJudgeError, best: str
+) -> Verdict:
+    """The verdict recording a judge failure: the error, the principle, the kept candidate, and the decision."""
+    return {
+        "principle": principle_text(principle),
+        "error": error_to_dict(exc),
+        "best": best,
+        "passed": on_judge_error == "fail_open",
+    }
 
 
 async def judge_candidates(
-    judge: Judge,
-    prompt: str,
+    judge: Judging,
+    prompt: PromptLike,
     candidates: Sequence[Any],
     *,
     state: Mapping[str, Any],
     config: RunnableConfig | None,
-    default_principle: str | None,
+    default_principle: PrincipleLike | None,
     node: str,
-    record_errors: bool = False,
+    on_judge_error: OnJudgeError | None = None,
+    record_errors: bool | None = None,
 ) -> Verdict:
     """Resolve the principle, judge all ``candidates`` in one listwise call, stream the verdict.
 
     Args:
-        judge: the judge.
-        prompt: what the candidates answer.
-        candidates: the candidates (strings or messages).
+        judge: the judge (anything :class:`ra_agents.Judging`).
+        prompt: what the candidates answer (text, or anything :func:`ra_agents.prompt_text` reads).
+        candidates: the candidates (strings or messages), named ``"0"``, ``"1"``... in the verdict.
         state: the graph state (for the principle).
         config: the node's config (for ``configurable.principle``).
         default_principle: the node's default principle.
         node: the node name reported in the stream.
-        record_errors: return a verdict with ``error`` set instead of raising
-            :class:`~ra_agents.VerdictError` when the judge gives no usable verdict.
+        on_judge_error: ``"raise"`` (default) lets a judge failure through; ``"fail_closed"``
+            / ``"fail_open"`` return a verdict recording it (candidate ``"0"`` kept, ``passed``
+            False / True).
+        record_errors: deprecated; True is ``on_judge_error="fail_closed"``, False ``"raise"``.
     """
+    mode = _on_judge_error(on_judge_error, record_errors, "raise")
     principle = resolve_principle(state, config, default_principle)
     if not candidates:
         raise UsageError(f"node {node!r} found no candidates to judge; generate some before ranking")
 
     async def call(request: dict[str, Any]) -> Verdict:
         result = await judge.ajudge(request["principle"], request["prompt"], request["candidates"])
-        return verdict_from_result(result, principle)
+        return verdict_to_dict(result)
 
     # A child run of the node, so LangSmith traces and astream_events show the judge call.
     judge_run = RunnableLambda(call, name=JUDGE_RUN_NAME)
     try:
-        request = {"principle": principle, "prompt": prompt, "candidates": list(candidates)}
+        request = {"principle": principle, "prompt": prompt_text(prompt), "candidates": list(candidates)}
         verdict = await judge_run.ainvoke(request, config)
-    except VerdictError as exc:
-        if not record_errors:
+    except _JUDGE_FAILURES as exc:
+        if mode == "raise":
             raise
-        verdict = Verdict(principle=principle, error=str(exc), best=0, scale=list(judge.scale))
+        verdict = _failure_verdict(exc, principle, mode, best="0")
     _write_stream({"ra_verdict": verdict, "node": node})
     return verdict
 
@@ -378,143 +425,162 @@ def _text(output: Any) -> str:
 
 
 def make_rank_node(
-    judge: Judge,
+    judge: Judging,
     *,
-    principle: str | None = None,
+    principle: PrincipleLike | None = None,
     candidates_key: str = "candidates",
     prompt_key: str = "prompt",
+    messages_key: str = "messages",
     answer_key: str = "answer",
     verdict_key: str = "verdict",
-    record_errors: bool = False,
+    on_judge_error: OnJudgeError | None = None,
+    record_errors: bool | None = None,
     name: str = "rank",
 ) -> Runnable[Any, dict[str, Any]]:
     """A best-of-n node: one listwise judge call over ``state[candidates_key]``, keep the best.
 
-    Writes ``{answer_key: best candidate, verdict_key: Verdict}``. With ``record_errors``,
-    an unusable verdict is recorded (``verdict["error"]``, the first candidate kept) rather
-    than raised, so a guard can route it to a fallback.
+    The prompt is ``state[prompt_key]`` (text or chat messages), else the conversation in
+    ``state[messages_key]``. Writes ``{answer_key: best candidate, verdict_key: verdict}``
+    (a :data:`Verdict`).
+
+    Args:
+        judge: the judge (a :class:`~ra_agents.Judge`, or an HTTP client).
+        principle: the default principle (state and config override it).
+        candidates_key: the state key of the candidates.
+        prompt_key: the state key of the prompt.
+        messages_key: the state key of the conversation, read when there is no prompt.
+        answer_key: the state key receiving the best candidate.
+        verdict_key: the state key receiving the verdict.
+        on_judge_error: ``"raise"`` (default) lets a judge failure through; ``"fail_closed"``
+            records it (``verdict["error"]``, the first candidate kept) for a guard to fall
+            back on; ``"fail_open"`` records it too, and a guard accepts the first candidate.
+        record_errors: deprecated; True is ``on_judge_error="fail_closed"``, False ``"raise"``.
+        name: the node's run name.
     """
+    mode = _on_judge_error(on_judge_error, record_errors, "raise")
 
     async def rank(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         candidates = _as_list(state.get(candidates_key))
-        if prompt_key not in state:
-            raise UsageError(f"node {name!r} needs the prompt the candidates answer in state[{prompt_key!r}]")
+        prompt = _state_prompt(state, prompt_key, messages_key, name)
         verdict = await judge_candidates(
             judge,
-            state[prompt_key],
+            prompt,
             candidates,
             state=state,
             config=config,
             default_principle=principle,
             node=name,
-            record_errors=record_errors,
+            on_judge_error=mode,
         )
-        return {answer_key: candidates[verdict["best"]], verdict_key: verdict}
+        return {answer_key: candidates[int(verdict["best"])], verdict_key: verdict}
 
     return _AsyncNode(rank, name)
 
 
 def make_plan_rank_node(
-    judge: Judge,
+    judge: Judging,
     *,
-    principle: str | None = None,
+    principle: PrincipleLike | None = None,
     plans_key: str = "plans",
     messages_key: str = "messages",
     verdict_key: str = "verdict",
+    on_judge_error: OnJudgeError = "raise",
     name: str = "rank_plans",
 ) -> Runnable[Any, dict[str, Any]]:
     """Rank alternative next steps (``AIMessage`` s, usually with ``tool_calls``) before any tool runs.
 
-    The judge reads the conversation so far as the prompt and each plan rendered with its
-    tool calls. Only the winner is appended to ``state[messages_key]``; the plans are cleared
+    The judge reads the conversation so far (``state[messages_key]``, through
+    :func:`ra_agents.prompt_text`) as the prompt and each plan rendered with its tool
+    calls. Only the winner is appended to ``state[messages_key]``; the plans are cleared
     with ``Overwrite([])``, which bypasses the key's reducer, so the plans key may use any
     list reducer (``operator.add``, :func:`collect`, one of your own) for the parallel
-    writes of the plan generators.
+    writes of the plan generators. ``on_judge_error`` is as for :func:`make_rank_node`
+    (a recorded failure keeps the first plan).
     """
+    mode = check_on_judge_error(on_judge_error)
 
     async def rank_plans(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         plans = _as_list(state.get(plans_key))
         verdict = await judge_candidates(
             judge,
-            _transcript(state.get(messages_key) or []),
+            _state_prompt(state, None, messages_key, name),
             plans,
             state=state,
             config=config,
             default_principle=principle,
             node=name,
+            on_judge_error=mode,
         )
-        return {messages_key: [plans[verdict["best"]]], verdict_key: verdict, plans_key: Overwrite([])}
+        return {messages_key: [plans[int(verdict["best"])]], verdict_key: verdict, plans_key: Overwrite([])}
 
     return _AsyncNode(rank_plans, name)
 
 
 def verdict_from_policy(outcome: PolicyOutcome, policy: Policy) -> Verdict:
-    """A :class:`Verdict` for one answer checked against an ordered policy.
+    """The :data:`Verdict` for one answer checked against an ordered policy.
 
-    ``principle``, the scores and the reasoning are the deciding rule's: the first failing
-    rule, else the last rule judged. ``best_normalized`` is the lowest rule score.
+    It is the deciding rule's verdict (the first failing rule, else the last rule judged)
+    as :func:`ra_agents.verdict_to_dict` writes it, plus ``passed``, ``failed_rule``
+    (``""`` when every rule passed), ``rule_scores`` and ``skipped``.
     """
     deciding = outcome.failed or policy.rules[-1].name
-    result = outcome.verdicts[deciding]
-    return Verdict(
-        principle=result.principle,
-        scores=[result.scores[OUTPUT]],
-        normalized=[result.normalized[OUTPUT]],
-        ranking=[0],
-        best=0,
-        best_score=result.scores[OUTPUT],
-        best_normalized=min(outcome.scores.values()),
-        scale=list(result.scale),
-        reasoning=result.reasoning,
-        model=result.model,
-        passed=outcome.passed,
-        failed_rule=outcome.failed or "",
-        rule_scores=dict(outcome.scores),
-        skipped=list(outcome.skipped),
-    )
+    return {
+        **verdict_to_dict(outcome.verdicts[deciding]),
+        "passed": outcome.passed,
+        "failed_rule": outcome.failed or "",
+        "rule_scores": dict(outcome.scores),
+        "skipped": list(outcome.skipped),
+    }
 
 
 def make_policy_node(
-    judge: Judge,
+    judge: Judging,
     policy: Policy | Mapping[str, Any],
     *,
     prompt_key: str = "prompt",
+    messages_key: str = "messages",
     answer_key: str = "answer",
     verdict_key: str = "verdict",
-    record_errors: bool = True,
+    on_judge_error: OnJudgeError | None = None,
+    record_errors: bool | None = None,
     name: str = "policy",
 ) -> Runnable[Any, dict[str, Any]]:
     """A node that checks ``state[answer_key]`` against an ordered policy, rule by rule.
 
     Rules are judged in order (one listwise call each, as a child run named
     :data:`JUDGE_RUN_NAME`) and judging stops at the first failing rule, so, e.g., safety
-    must pass before tone is even judged. Writes ``{verdict_key: Verdict}`` with
-    ``passed`` set, which :func:`decide` and :func:`make_guard_node` route on; a retry's
-    feedback names the failing rule's principle and reasoning. With ``record_errors``
-    (default) a judge failure is recorded as ``verdict["error"]`` (the guard falls back)
-    rather than raised.
+    must pass before tone is even judged. Each rule accepts by its own threshold, with
+    :func:`ra_agents.accepts`' rule (the answer's unit score). Writes ``{verdict_key:
+    verdict}`` (:func:`verdict_from_policy`) with ``passed`` set, which :func:`decide` and
+    :func:`make_guard_node` route on; a retry's feedback names the failing rule's principle
+    and reasoning. The prompt is ``state[prompt_key]``, else ``state[messages_key]``.
+
+    Args:
+        on_judge_error: ``"fail_closed"`` (default) records a judge failure as
+            ``verdict["error"]`` with ``passed`` False (the guard falls back);
+            ``"fail_open"`` records it with ``passed`` True (the guard accepts);
+            ``"raise"`` lets it through.
+        record_errors: deprecated; True is ``on_judge_error="fail_closed"``, False ``"raise"``.
     """
     checked = Policy.of(policy)
+    mode = _on_judge_error(on_judge_error, record_errors, "fail_closed")
 
     async def check(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        if prompt_key not in state or answer_key not in state:
-            raise UsageError(
-                f"node {name!r} needs state[{prompt_key!r}] and the answer to check in state[{answer_key!r}]"
-            )
+        if answer_key not in state:
+            raise UsageError(f"node {name!r} needs the answer to check in state[{answer_key!r}]")
+        prompt = _state_prompt(state, prompt_key, messages_key, name)
 
         async def call(request: dict[str, Any]) -> PolicyOutcome:
             return await acheck_policy(judge, checked, request["prompt"], request["answer"])
 
         judge_run = RunnableLambda(call, name=JUDGE_RUN_NAME)
         try:
-            outcome = await judge_run.ainvoke({"prompt": state[prompt_key], "answer": state[answer_key]}, config)
+            outcome = await judge_run.ainvoke({"prompt": prompt, "answer": state[answer_key]}, config)
             verdict = verdict_from_policy(outcome, checked)
-        except (VerdictError, BackendError) as exc:
-            if not record_errors:
+        except _JUDGE_FAILURES as exc:
+            if mode == "raise":
                 raise
-            verdict = Verdict(
-                principle=str(checked.rules[0].principle), error=str(exc), best=0, scale=list(judge.scale)
-            )
+            verdict = _failure_verdict(exc, checked.rules[0].principle, mode, best="output")
         _write_stream({"ra_verdict": verdict, "node": name})
         return {verdict_key: verdict}
 
@@ -528,11 +594,6 @@ def _as_list(value: Any) -> list[Any]:
     return list(value or [])
 
 
-def _transcript(messages: Sequence[BaseMessage]) -> str:
-    """The conversation as the judge's prompt: one ``role: text`` block per message."""
-    return "\n\n".join(f"{m.type}: {render_candidate(m) if m.type == 'ai' else _text(m)}" for m in messages)
-
-
 # ------------------------------------------------------------------------ routing
 
 
@@ -541,8 +602,12 @@ class GuardPolicy:
     """How :func:`make_guard_node` routes on a verdict.
 
     Attributes:
-        threshold: accept when the winner's normalized score (0-1) reaches this.
-        min_score: accept when the winner's raw score reaches this (replaces ``threshold``).
+        threshold: accept when the winner's unit score reaches this
+            (:func:`ra_agents.accepts`: the logprob expected score in [0, 1] when the judge
+            gave logprobs, else the normalised integer score). Defaults to
+            :data:`ra_agents.DEFAULT_THRESHOLD` (0.5: a 3 on the 1-5 scale).
+        min_score: accept when the winner's RAW score (on the judge's scale, e.g. 1-5)
+            reaches this; replaces ``threshold`` (and the unit score) when set.
         max_retries: regenerations allowed before escalating or falling back.
         escalate: ask a human (``interrupt``) once retries are spent; else fall back.
         accept: node to go to on acceptance (``END`` by default).
@@ -550,9 +615,13 @@ class GuardPolicy:
         fallback: node for the fallback answer.
         verdict_key: the state key of the verdict.
         answer_key: the state key of the chosen answer (a human may edit it).
+
+    Policy verdicts (:func:`make_policy_node`) and recorded judge failures carry their own
+    ``passed``, which the guard follows; what a judge failure means is the judging node's
+    ``on_judge_error``.
     """
 
-    threshold: float = 0.75
+    threshold: float = DEFAULT_THRESHOLD
     min_score: float | None = None
     max_retries: int = 1
     escalate: bool = True
@@ -563,10 +632,7 @@ class GuardPolicy:
     answer_key: str = "answer"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise UsageError(
-                f"threshold is a normalized score in [0, 1], got {self.threshold}; use min_score= for raw scores"
-            )
+        check_threshold(self.threshold, "GuardPolicy threshold")
         if self.max_retries < 0:
             raise UsageError(f"max_retries must be 0 or more, got {self.max_retries}")
 
@@ -577,15 +643,22 @@ class GuardPolicy:
 
 
 def decide(verdict: Mapping[str, Any], attempts: int, policy: GuardPolicy) -> Decision:
-    """The routing decision for a verdict after ``attempts`` regenerations (pure)."""
+    """The routing decision for a verdict after ``attempts`` regenerations (pure).
+
+    A recorded judge failure is accepted when its node failed open and falls back
+    otherwise (never retried); a verdict with ``passed`` (a policy's) follows it; any other
+    accepts its winner by :func:`ra_agents.accepts` (or by ``min_score``, on raw scores).
+    """
     if verdict.get("error"):
-        return "fallback"
+        return "accept" if verdict.get("passed") else "fallback"
     if "passed" in verdict:  # a policy verdict: every rule had its own threshold
         passed = bool(verdict["passed"])
-    elif policy.min_score is not None:
-        passed = verdict["best_score"] >= policy.min_score
     else:
-        passed = verdict["best_normalized"] >= policy.threshold
+        result = verdict_from_dict(verdict)
+        if policy.min_score is not None:
+            passed = result.scores[result.best] >= policy.min_score
+        else:
+            passed = accepts(result, result.best, policy.threshold)
     if passed:
         return "accept"
     if attempts < policy.max_retries:
@@ -595,13 +668,14 @@ def decide(verdict: Mapping[str, Any], attempts: int, policy: GuardPolicy) -> De
 
 def feedback_of(verdict: Mapping[str, Any]) -> str:
     """The feedback a regeneration gets: the winner's score, the principle and the judge's reasoning."""
-    high = verdict.get("scale", [1, 5])[1]
+    result = verdict_from_dict(verdict)
+    score, high = result.scores[result.best], result.scale[1]
     if verdict.get("failed_rule"):
-        head = f"The answer failed rule {verdict['failed_rule']!r}, scoring {verdict['best_score']:g} of {high}"
+        head = f"The answer failed rule {verdict['failed_rule']!r}, scoring {score:g} of {high}"
     else:
-        head = f"The best answer scored {verdict['best_score']:g} of {high}"
-    head += f" under the principle: {verdict['principle']}"
-    reasoning = (verdict.get("reasoning") or "").strip()
+        head = f"The best answer scored {score:g} of {high}"
+    head += f" under the principle: {result.principle}"
+    reasoning = result.reasoning.strip()
     return f"{head}\n{reasoning}" if reasoning else head
 
 

@@ -304,7 +304,8 @@ async def test_best_of_n_agents_keeps_the_best_run_with_one_judge_call() -> None
     assert state["messages"][-1].content == "It is 18 °C and sunny in Paris."
     assert state["answer"] == "It is 18 °C and sunny in Paris."  # copied from the best run's state
     verdict = state["verdict"]
-    assert verdict["best"] == 1 and verdict["scores"] == [1, 5, 2] and verdict["ranking"] == [1, 2, 0]
+    assert verdict["best"] == "1" and verdict["scores"] == {"0": 1, "1": 5, "2": 2}
+    assert verdict["ranking"] == ["1", "2", "0"]
     assert verdict["principle"] == PRINCIPLE
     assert sorted(run["index"] for run in state["runs"]) == [0, 1, 2]  # every run's final state, for inspection
     request = sent(backend)

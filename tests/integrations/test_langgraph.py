@@ -187,7 +187,8 @@ async def test_rank_node_takes_a_conversation_as_the_prompt(key):
         HumanMessage(content=[{"type": "text", "text": "Say"}, {"type": "text", "text": "something."}]),
     ]
 
-    state = await builder.compile().ainvoke({key: conversation, "candidates": ["bad", "good"]})
+    given: Any = {key: conversation, "candidates": ["bad", "good"]}
+    state = await builder.compile().ainvoke(given)
 
     assert state["answer"] == "good"
     assert judged(backend, "prompt") == [prompt_text(conversation)] == ["system: Be brief.\nuser: Say\n  something."]

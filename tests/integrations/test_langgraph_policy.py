@@ -94,7 +94,8 @@ async def test_judge_failure_is_recorded_and_falls_back():
     graph = build(Judge(ScriptedBackend(default=BackendUnavailable("judge down"))), ["Please, 5 mg."])
     out = await graph.ainvoke({"prompt": "Dose?"})
     assert out["decision"] == "fallback"
-    assert "judge down" in out["verdict"]["error"]
+    assert out["verdict"]["error"] == {"type": "BackendUnavailable", "message": "judge down"}
+    assert out["verdict"]["passed"] is False  # on_judge_error="fail_closed", the policy node's default
 
 
 @pytest.mark.parametrize("missing", ["prompt", "answer"])
