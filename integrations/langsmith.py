@@ -19,23 +19,53 @@ relative to a known-good answer and the result also says whether the output beat
 :func:`comparative_evaluator` ranks the outputs of several experiments on the same
 example in one call, for ``langsmith.evaluate((experiment_a, experiment_b), ...)``.
 
-A row the evaluator cannot judge (:class:`ra_agents.VerdictError`,
-:class:`ra_agents.BackendError`, or a :class:`ra_agents.UsageError` for a row the
-extractors cannot read, such as the empty outputs of a target that raised) gives the
-shape LangSmith itself records for a failed evaluator: ``{"key", "score": None,
-"comment": "<ErrorType>: <what to do>", "extra": {"error": True}}``, so the row stays
-visible and averages skip it. Returning it rather than raising keeps it under *your*
-key: LangSmith names the feedback of a raising evaluator after the function's source
-name. The comparative evaluators let errors propagate (LangSmith logs them).
+The prompt is read from the example's ``inputs`` by :func:`ra_agents.prompt_text`, as
+every ra-agents entry point reads it: text as is, chat messages (OpenAI dicts or
+LangChain messages, system messages included) as one transcript, the only value of a
+one-key dict, else the inputs as JSON. The feedback's ``comment`` holds the judge's
+reasoning (in the candidates' real names: ``output``, ``reference``, or the run ids), and
+its ``metadata["verdict"]`` the whole verdict (:func:`ra_agents.verdict_to_dict`, without
+the raw answer texts).
+
+When the judge fails (:class:`ra_agents.VerdictError`, :class:`ra_agents.BackendError`
+...), ``on_judge_error`` says what the feedback is, as everywhere in ra-agents
+(:mod:`ra_agents.acceptance`): ``"fail_closed"`` (the default of the single-run
+evaluators) records score 0, ``"fail_open"`` score 1, both with ``"comment":
+"<ErrorType>: <message>"`` and ``"extra": {"error": True}`` so the row can be told
+apart; ``"raise"`` (the default of the comparative evaluators) lets the error propagate
+(LangSmith then logs it, under the function's source name rather than your key).
+
+A row the evaluator cannot read (a :class:`ra_agents.UsageError` from the extractors,
+such as the empty outputs of a target that raised) is not a judge failure: nothing is
+judged, and the feedback has the shape LangSmith itself records for a failed evaluator,
+``{"key", "score": None, "comment": "UsageError: <what to do>", "extra": {"error":
+True}}``, so the row stays visible and averages skip it.
+
+The sync evaluators run the async ones (on ra-agents' event-loop thread), so every
+judge works with both: a local :class:`ra_agents.Judge`, an HTTP :class:`ra_agents.Client`
+or :class:`ra_agents.AsyncClient`, or anything else that implements
+:class:`ra_agents.Judging`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, Unpack
 
-from ra_agents import Judge, JudgeResult, MultiResult, PrincipleLike, RAError, UsageError
+from ra_agents import (
+    DEFAULT_ON_JUDGE_ERROR,
+    JudgeResult,
+    Judging,
+    MultiResult,
+    OnJudgeError,
+    PrincipleLike,
+    RAError,
+    UsageError,
+    prompt_text,
+    verdict_to_dict,
+)
+from ra_agents._sync import run_sync
+from ra_agents.acceptance import check_on_judge_error
 from ra_agents.multi import MultiMode, PrincipleSet, principle_weights
 from ra_agents.principle import principle_text
 
@@ -80,16 +110,20 @@ class ComparisonOptions(TypedDict, total=False):
     Attributes:
         key: the feedback key LangSmith records the scores under
             (default ``"principle_preference"`` for comparisons, ``"principle"`` for single runs).
-        prompt_from: how to read the prompt from the example's ``inputs``: a key, a
-            function of ``inputs``, or ``None`` to use the only value (chat messages are
-            rendered as a transcript) or else all inputs as JSON.
+        prompt_from: which value of the example's ``inputs`` holds the prompt: a key, a
+            function of ``inputs``, or ``None`` for the only value (or all inputs). The
+            value is read by :func:`ra_agents.prompt_text` (messages become one transcript).
         candidates_from: how to read the candidate from a run's ``outputs``: a key, a
             function of ``outputs``, or ``None`` to use the only value or else the whole dict.
+        on_judge_error: what a judge failure gives (see the module docs): ``"fail_closed"``
+            (score 0), ``"fail_open"`` (score 1) or ``"raise"``. Defaults: ``"fail_closed"``
+            for the single-run evaluators, ``"raise"`` for the comparative ones.
     """
 
     key: str
     prompt_from: Extractor
     candidates_from: Extractor
+    on_judge_error: OnJudgeError
 
 
 class EvaluatorOptions(ComparisonOptions, total=False):
@@ -105,104 +139,106 @@ class EvaluatorOptions(ComparisonOptions, total=False):
     reference: Extractor | bool
 
 
-def principle_evaluator(judge: Judge, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
+def principle_evaluator(judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
     """An evaluator for ``langsmith.evaluate`` that scores each run under ``principle``.
 
     Args:
-        judge: the judge to call (one listwise call per evaluated run).
+        judge: the judge to call (one listwise call per evaluated run): a local
+            :class:`~ra_agents.Judge`, an HTTP client, or any :class:`~ra_agents.Judging`.
         principle: what to value: text or a :class:`~ra_agents.Principle`.
         **options: see :class:`EvaluatorOptions` (``key``, ``prompt_from``,
-            ``candidates_from``, ``reference``).
+            ``candidates_from``, ``reference``, ``on_judge_error``).
 
     Returns:
         A function ``(inputs, outputs, reference_outputs) -> {"key", "score", "comment",
-        "metadata"}``. ``score`` is the output's score normalised to [0, 1] (the
-        logprob-weighted expected score when the backend gives logprobs); ``comment``
-        starts with the score and holds the judge's reasoning. ``metadata`` holds the raw
-        score, the ranking and, with a reference, ``beats_reference`` (the output ranked
-        above the reference) and ``reference_score``.
+        "metadata"}``. ``score`` is the output's unit score in [0, 1]
+        (:meth:`ra_agents.JudgeResult.unit_score`: the logprob-weighted expected score when
+        the backend gives logprobs); ``comment`` starts with the score and holds the judge's
+        reasoning. ``metadata`` holds the output's ``raw_score``, the ``verdict``
+        (:func:`ra_agents.verdict_to_dict`) and, with a reference, ``beats_reference`` (the
+        output ranked above the reference) and ``reference_score``.
 
     Raises:
-        UsageError: for an empty principle. Once built, the evaluator never raises
-            for a row: see the module docs for the error feedback it returns.
+        UsageError: for an empty principle or an unknown ``on_judge_error``. Once built,
+            the evaluator raises only with ``on_judge_error="raise"``: see the module docs.
     """
-    spec = _Request(principle, options)
+    spec = _Request(principle, options, DEFAULT_ON_JUDGE_ERROR)
+
+    async def aevaluate(
+        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await spec.evaluate(judge, principle, inputs, outputs, reference_outputs)
 
     def evaluate(
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        try:
-            prompt, responses = spec.request(inputs, outputs, reference_outputs)
-            return spec.feedback(judge.judge(principle, prompt, responses))
-        except RAError as exc:
-            return spec.error(exc)
+        return run_sync(
+            aevaluate(inputs, outputs, reference_outputs), async_name="aprinciple_evaluator(judge, principle)"
+        )
 
     evaluate.__name__ = spec.key
     return evaluate
 
 
 def aprinciple_evaluator(
-    judge: Judge, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]
+    judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]
 ) -> AsyncEvaluatorFn:
     """The async form of :func:`principle_evaluator`, for ``langsmith.aevaluate``."""
-    spec = _Request(principle, options)
+    spec = _Request(principle, options, DEFAULT_ON_JUDGE_ERROR)
 
     async def aevaluate(
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        try:
-            prompt, responses = spec.request(inputs, outputs, reference_outputs)
-            return spec.feedback(await judge.ajudge(principle, prompt, responses))
-        except RAError as exc:
-            return spec.error(exc)
+        return await spec.evaluate(judge, principle, inputs, outputs, reference_outputs)
 
     aevaluate.__name__ = spec.key
     return aevaluate
 
 
 def comparative_evaluator(
-    judge: Judge, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
+    judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], dict[str, Any]]:
     """A comparative evaluator that ranks several experiments' runs in one listwise call.
 
     For ``langsmith.evaluate((experiment_a, experiment_b, ...), evaluators=[fn])``.
 
     Args:
-        judge: the judge to call.
+        judge: the judge to call (any :class:`~ra_agents.Judging`).
         principle: what to value, in natural language.
-        **options: see :class:`ComparisonOptions` (``key``, ``prompt_from``, ``candidates_from``).
+        **options: see :class:`ComparisonOptions` (``key``, ``prompt_from``,
+            ``candidates_from``, ``on_judge_error``, default ``"raise"``).
 
     Returns:
         A function ``(runs, example) -> {"key", "scores", "comment"}`` where ``scores``
-        maps each run's id to its normalised score in [0, 1]. Judge failures propagate
-        (LangSmith logs them).
+        maps each run's id to its unit score in [0, 1]. By default judge failures
+        propagate (LangSmith logs them).
     """
     spec = _Comparison(principle, options)
 
     def compare(runs: Sequence[Any], example: Any) -> dict[str, Any]:
-        prompt, responses = spec.request(runs, example)
-        return spec.feedback(judge.judge(principle, prompt, responses), runs)
+        return run_sync(
+            spec.compare(judge, principle, runs, example), async_name="acomparative_evaluator(judge, principle)"
+        )
 
     compare.__name__ = spec.key
     return compare
 
 
 def acomparative_evaluator(
-    judge: Judge, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
+    judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], Awaitable[dict[str, Any]]]:
     """The async form of :func:`comparative_evaluator`."""
     spec = _Comparison(principle, options)
 
     async def acompare(runs: Sequence[Any], example: Any) -> dict[str, Any]:
-        prompt, responses = spec.request(runs, example)
-        return spec.feedback(await judge.ajudge(principle, prompt, responses), runs)
+        return await spec.compare(judge, principle, runs, example)
 
     acompare.__name__ = spec.key
     return acompare
 
 
 def principles_evaluator(
-    judge: Judge,
+    judge: Judging,
     principles: PrincipleSet,
     *,
     weights: Mapping[str, float] | None = None,
@@ -212,12 +248,12 @@ def principles_evaluator(
 ) -> EvaluatorFn:
     """ONE evaluator that records one feedback key per principle (LangSmith's ``{"results": [...]}`` form).
 
-    Each principle is judged in its own listwise call, concurrently (:meth:`Judge.ajudge_many`);
+    Each principle is judged in its own listwise call, concurrently (``judge.ajudge_many``);
     every feedback entry has the shape :func:`principle_evaluator` returns, under the
     principle's name as its key.
 
     Args:
-        judge: the judge.
+        judge: the judge (any :class:`~ra_agents.Judging`).
         principles: ``name -> principle`` or ``name -> (principle, weight)``; each name is
             a feedback key.
         weights: ``name -> weight`` for the combined score.
@@ -225,30 +261,33 @@ def principles_evaluator(
             one call under the folded principle, recorded under ``combined_key`` only.
         combined_key: also record the weighted combined score under this key (required
             with ``mode="fold"``).
-        **options: ``prompt_from``, ``candidates_from``, ``reference`` as for
-            :func:`principle_evaluator` (``key`` is not used).
+        **options: ``prompt_from``, ``candidates_from``, ``reference``, ``on_judge_error``
+            as for :func:`principle_evaluator` (``key`` is not used).
 
     Returns:
         A function ``(inputs, outputs, reference_outputs) -> {"results": [feedback, ...]}``.
-        A row the judge cannot judge gives error feedback (no score) under every key.
+        A judge failure gives the ``on_judge_error`` feedback under every key.
     """
     multi = _Multi(principles, weights, mode, combined_key, options)
+
+    async def aevaluate(
+        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await multi.evaluate(judge, inputs, outputs, reference_outputs)
 
     def evaluate(
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        try:
-            prompt, responses = multi.spec.request(inputs, outputs, reference_outputs)
-            return multi.feedback(judge.judge_many(principles, prompt, responses, weights=weights, mode=mode))
-        except RAError as exc:
-            return multi.error(exc)
+        return run_sync(
+            aevaluate(inputs, outputs, reference_outputs), async_name="aprinciples_evaluator(judge, principles)"
+        )
 
     evaluate.__name__ = multi.name
     return evaluate
 
 
 def aprinciples_evaluator(
-    judge: Judge,
+    judge: Judging,
     principles: PrincipleSet,
     *,
     weights: Mapping[str, float] | None = None,
@@ -262,11 +301,7 @@ def aprinciples_evaluator(
     async def aevaluate(
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        try:
-            prompt, responses = multi.spec.request(inputs, outputs, reference_outputs)
-            return multi.feedback(await judge.ajudge_many(principles, prompt, responses, weights=weights, mode=mode))
-        except RAError as exc:
-            return multi.error(exc)
+        return await multi.evaluate(judge, inputs, outputs, reference_outputs)
 
     aevaluate.__name__ = multi.name
     return aevaluate
@@ -280,15 +315,37 @@ def _check_principle(principle: PrincipleLike) -> None:
 
 
 class _Request:
-    """Turns a LangSmith row into a judge request, and the verdict into feedback."""
+    """Turns a LangSmith row into a judge request, and the verdict (or the judge's failure) into feedback."""
 
-    def __init__(self, principle: PrincipleLike | None, options: EvaluatorOptions) -> None:
+    def __init__(
+        self, principle: PrincipleLike | None, options: EvaluatorOptions, on_judge_error: OnJudgeError
+    ) -> None:
         if principle is not None:
             _check_principle(principle)
         self.key = options.get("key", "principle")
         self.prompt_from = options.get("prompt_from")
         self.candidates_from = options.get("candidates_from")
         self.reference = options.get("reference", True)
+        self.on_judge_error = check_on_judge_error(options.get("on_judge_error", on_judge_error))
+
+    async def evaluate(
+        self,
+        judge: Judging,
+        principle: PrincipleLike,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        reference_outputs: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """One row: read it, judge it, and feed the verdict back (see the module docs for failures)."""
+        try:
+            prompt, responses = self.request(inputs, outputs, reference_outputs)
+        except RAError as exc:
+            return self.error(exc)
+        try:
+            result = await judge.ajudge(principle, prompt, responses)
+        except RAError as exc:
+            return self.failed(exc)
+        return self.feedback(result)
 
     def request(
         self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None
@@ -304,7 +361,7 @@ class _Request:
         ref = self._reference(reference_outputs)
         if ref is not None:
             responses[_REFERENCE] = ref
-        return _prompt_text(inputs, self.prompt_from), responses
+        return prompt_text(_pick(inputs, self.prompt_from, "inputs")), responses
 
     def _reference(self, reference_outputs: Mapping[str, Any] | None) -> Any:
         if self.reference is False or not reference_outputs:
@@ -319,25 +376,34 @@ class _Request:
         key = key or self.key
         raw = result.scores[_OUTPUT]
         high = result.scale[1]
-        metadata: dict[str, Any] = {"raw_score": raw, "scale": list(result.scale), "ranking": list(result.ranking)}
+        metadata: dict[str, Any] = {"raw_score": raw}
         head = f"{key}: {_fmt(raw)}/{high}"
         if _REFERENCE in result.scores:
             beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
             metadata.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
             verb = "beats" if beats else "does not beat"
             head += f" ({verb} the reference, which scored {_fmt(result.scores[_REFERENCE])}/{high})"
-        if result.model:
-            metadata["judge_model"] = result.model
+        metadata["verdict"] = verdict_to_dict(result, raw=False)
         comment = f"{head}\n{result.reasoning}".rstrip()
         return {"key": key, "score": result.unit_score(_OUTPUT), "comment": comment, "metadata": metadata}
 
     def error(self, exc: Exception, key: str | None = None) -> dict[str, Any]:
-        # The shape LangSmith itself records for a failed evaluator: no score, flagged.
+        """A row that was not judged: the shape LangSmith itself records for a failed evaluator (no score)."""
         return {
             "key": key or self.key,
             "score": None,
             "comment": f"{type(exc).__name__}: {exc}",
             "extra": {"error": True},
+        }
+
+    def failed(self, exc: RAError, key: str | None = None) -> dict[str, Any]:
+        """The judge failed: ``on_judge_error`` decides (score 0, score 1, or the error propagates)."""
+        if self.on_judge_error == "raise":
+            raise exc
+        return {
+            **self.error(exc, key),
+            "score": 1.0 if self.on_judge_error == "fail_open" else 0.0,
+            "metadata": {"error": type(exc).__name__, "on_judge_error": self.on_judge_error},
         }
 
 
@@ -357,10 +423,31 @@ class _Multi:
             _check_principle(value[0] if isinstance(value, tuple) else value)
         if mode == "fold" and not combined_key:
             raise UsageError("mode='fold' gives one combined verdict: name its feedback key with combined_key=")
-        self.spec = _Request(None, EvaluatorOptions(**{k: v for k, v in options.items() if k != "key"}))  # type: ignore[typeddict-item]
+        spec_options = EvaluatorOptions(**{k: v for k, v in options.items() if k != "key"})  # type: ignore[typeddict-item]
+        self.spec = _Request(None, spec_options, DEFAULT_ON_JUDGE_ERROR)
+        self.principles = principles
+        self.weights = weights
+        self.mode = mode
         self.keys = [*([] if mode == "fold" else principles), *([combined_key] if combined_key else [])]
         self.combined_key = combined_key
         self.name = "_".join(self.keys)
+
+    async def evaluate(
+        self,
+        judge: Judging,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        reference_outputs: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        try:
+            prompt, responses = self.spec.request(inputs, outputs, reference_outputs)
+        except RAError as exc:
+            return {"results": [self.spec.error(exc, key=key) for key in self.keys]}
+        try:
+            result = await judge.ajudge_many(self.principles, prompt, responses, weights=self.weights, mode=self.mode)
+        except RAError as exc:
+            return {"results": [self.spec.failed(exc, key=key) for key in self.keys]}
+        return self.feedback(result)
 
     def feedback(self, result: MultiResult) -> dict[str, Any]:
         results = [self.spec.feedback(verdict, key=name) for name, verdict in result.verdicts.items()]
@@ -379,9 +466,6 @@ class _Multi:
                 )
         return {"results": results}
 
-    def error(self, exc: Exception) -> dict[str, Any]:
-        return {"results": [self.spec.error(exc, key=key) for key in self.keys]}
-
 
 class _Comparison:
     """Turns runs of several experiments into one judge request, and back."""
@@ -391,13 +475,31 @@ class _Comparison:
         self.key = options.get("key", "principle_preference")
         self.prompt_from = options.get("prompt_from")
         self.candidates_from = options.get("candidates_from")
+        self.on_judge_error = check_on_judge_error(options.get("on_judge_error", "raise"))
+
+    async def compare(
+        self, judge: Judging, principle: PrincipleLike, runs: Sequence[Any], example: Any
+    ) -> dict[str, Any]:
+        prompt, responses = self.request(runs, example)
+        try:
+            result = await judge.ajudge(principle, prompt, responses)
+        except RAError as exc:
+            if self.on_judge_error == "raise":
+                raise
+            score = 1.0 if self.on_judge_error == "fail_open" else 0.0
+            return {
+                "key": self.key,
+                "scores": {run.id: score for run in runs},
+                "comment": f"{type(exc).__name__}: {exc}",
+            }
+        return self.feedback(result, runs)
 
     def request(self, runs: Sequence[Any], example: Any) -> tuple[str, dict[str, Any]]:
         if not runs:
             raise UsageError("no runs to compare; pass the runs of at least one experiment")
         inputs = getattr(example, "inputs", None) or getattr(runs[0], "inputs", None) or {}
         responses = {str(run.id): _pick(run.outputs or {}, self.candidates_from, "outputs") for run in runs}
-        return _prompt_text(inputs, self.prompt_from), responses
+        return prompt_text(_pick(inputs, self.prompt_from, "inputs")), responses
 
     def feedback(self, result: JudgeResult, runs: Sequence[Any]) -> dict[str, Any]:
         scores = {run.id: result.unit_score(str(run.id)) for run in runs}
@@ -415,33 +517,6 @@ def _pick(data: Mapping[str, Any], how: Extractor, where: str) -> Any:
     if isinstance(data, Mapping) and len(data) == 1:
         return next(iter(data.values()))
     return data
-
-
-def _prompt_text(inputs: Mapping[str, Any], how: Extractor) -> str:
-    value = _pick(inputs, how, "inputs")
-    if isinstance(value, str):
-        return value
-    if _is_messages(value):
-        return "\n\n".join(f"{_role(m)}: {_content(m)}" for m in value)
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
-
-
-def _is_messages(value: Any) -> bool:
-    return (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and bool(value)
-        and all((isinstance(m, Mapping) and "content" in m) or hasattr(m, "content") for m in value)
-    )
-
-
-def _role(message: Any) -> str:
-    return str(message.get("role", "user") if isinstance(message, Mapping) else getattr(message, "type", "user"))
-
-
-def _content(message: Any) -> str:
-    content = message["content"] if isinstance(message, Mapping) else message.content
-    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
 
 
 def _fmt(score: float) -> str:

@@ -18,6 +18,13 @@ The principle is resolved per call, as the LangGraph nodes do: the input's ``pri
 else ``config["configurable"]["principle"]``, else the default given at construction.
 So one chain serves many principles: ``chain.invoke(x, {"configurable": {"principle": p}})``.
 
+The prompt is read by :func:`ra_agents.prompt_text`, as every ra-agents entry point reads
+it: text, chat messages (LangChain or OpenAI-style, system messages included), a prompt
+value, a LangGraph state or a one-key input dict all become the same text. The judge is
+any :class:`ra_agents.Judging` (a local :class:`ra_agents.Judge` or an HTTP client). Neither
+runnable takes an accept/reject decision, so a judge failure propagates (LangChain records
+it on the run; ``batch(..., return_exceptions=True)`` returns it in place).
+
 Both runnables are written once, async; ``invoke`` runs the async path on ra-agents'
 event-loop thread (call ``ainvoke`` from async code: ``invoke`` inside a running event
 loop raises :class:`~ra_agents.UsageError`).
@@ -26,16 +33,25 @@ loop raises :class:`~ra_agents.UsageError`).
 from __future__ import annotations
 
 import asyncio
-import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Required
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SkipValidation
 from typing_extensions import TypedDict  # pydantic needs this TypedDict, not typing's, before Python 3.12
 
-from ra_agents import BackendError, Judge, JudgeResult, MissingDependencyError, PrincipleLike, UsageError
+from ra_agents import (
+    BackendError,
+    Judge,
+    JudgeResult,
+    Judging,
+    MissingDependencyError,
+    PrincipleLike,
+    PromptLike,
+    UsageError,
+    prompt_text,
+)
 from ra_agents._sync import run_sync
 from ra_agents.principle import principle_text
 from ra_agents.protocol import render_candidate
@@ -43,8 +59,6 @@ from ra_agents.protocol import render_candidate
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
     from langchain_core.language_models.chat_models import BaseChatModel
-    from langchain_core.messages import BaseMessage, convert_to_messages, get_buffer_string
-    from langchain_core.prompt_values import PromptValue
     from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableSerializable
     from langchain_core.runnables.base import coerce_to_runnable
     from langchain_core.runnables.config import merge_configs
@@ -73,14 +87,15 @@ class JudgeInput(TypedDict, total=False):
     """What :class:`JudgeRunnable` takes. Other keys are ignored.
 
     Attributes:
-        prompt: the prompt the candidates answer.
+        prompt: the prompt the candidates answer: text, chat messages, a prompt value ...
+            (anything :func:`ra_agents.prompt_text` reads).
         responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
         principle: overrides the configured principle for this input.
         permutations: overrides the judge's number of passes.
         seed: overrides the judge's shuffle seed.
     """
 
-    prompt: Required[str]
+    prompt: Required[PromptLike]
     responses: Required[Mapping[str, Any] | Sequence[Any]]
     principle: PrincipleLike
     permutations: int
@@ -96,7 +111,8 @@ class JudgeRunnable(RunnableSerializable[Mapping[str, Any], JudgeResult]):
     its place.
 
     Args:
-        judge: the judge; ``None`` builds the configured one (see :class:`~ra_agents.Judge`).
+        judge: the judge (any :class:`~ra_agents.Judging`: a local :class:`~ra_agents.Judge`
+            or an HTTP client); ``None`` builds the configured :class:`~ra_agents.Judge`.
         principle: the default principle, used when neither the input nor
             ``config["configurable"]["principle"]`` gives one.
         name: the run name.
@@ -107,14 +123,14 @@ class JudgeRunnable(RunnableSerializable[Mapping[str, Any], JudgeResult]):
         VerdictError: no usable verdict after the allowed re-asks.
     """
 
-    judge: Judge
+    judge: SkipValidation[Judging]  # duck-typed: only ajudge is called
     principle: PrincipleLike | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     def __init__(
         self,
-        judge: Judge | None = None,
+        judge: Judging | None = None,
         *,
         principle: PrincipleLike | None = None,
         name: str = JUDGE_RUN_NAME,
@@ -159,7 +175,7 @@ class JudgeRunnable(RunnableSerializable[Mapping[str, Any], JudgeResult]):
         principle = _resolve_principle(input.get("principle"), config, self.principle)
         return await self.judge.ajudge(
             principle,
-            input["prompt"],
+            prompt_text(input["prompt"]),
             input["responses"],
             permutations=input.get("permutations"),
             seed=input.get("seed"),
@@ -232,7 +248,7 @@ class BestOfNRunnable(RunnableSerializable[Any, BestOfN]):
     runnable: Runnable
     samples: list[Runnable]
     judge: JudgeRunnable
-    prompt_from: Callable[[Any], str] | None = None
+    prompt_from: Callable[[Any], PromptLike] | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -280,7 +296,7 @@ class BestOfNRunnable(RunnableSerializable[Any, BestOfN]):
         candidates = [o for o in outcomes if not isinstance(o, BaseException)]
         if not candidates:
             raise _all_failed(failures)
-        prompt = self.prompt_from(input) if self.prompt_from is not None else _prompt_text(input)
+        prompt = prompt_text(self.prompt_from(input) if self.prompt_from is not None else input)
         verdict = await self.judge.ainvoke({"prompt": prompt, "responses": candidates}, config)
         return BestOfN(
             output=candidates[int(verdict.best)],
@@ -292,12 +308,12 @@ class BestOfNRunnable(RunnableSerializable[Any, BestOfN]):
 
 def best_of_n(
     runnable: Runnable | Callable[..., Any],
-    judge: Judge | JudgeRunnable,
+    judge: Judging | JudgeRunnable,
     *,
     n: int = 3,
     principle: PrincipleLike | None = None,
     temperature: float | None = None,
-    prompt_from: Callable[[Any], str] | None = None,
+    prompt_from: Callable[[Any], PromptLike] | None = None,
     name: str = BEST_OF_N_RUN_NAME,
 ) -> BestOfNRunnable:
     """A runnable that samples ``runnable`` ``n`` times concurrently and keeps the best output.
@@ -325,14 +341,16 @@ def best_of_n(
 
     Args:
         runnable: what to sample: a chat model, a chain, or a function (coerced to a runnable).
-        judge: the judge, or a :class:`JudgeRunnable` (its default principle is kept
-            unless ``principle`` is given).
+        judge: the judge (any :class:`~ra_agents.Judging`), or a :class:`JudgeRunnable`
+            (its default principle is kept unless ``principle`` is given).
         n: number of samples (at least 1).
         principle: the default principle; ``config["configurable"]["principle"]`` overrides it.
         temperature: sampling temperature for chat-model samples.
-        prompt_from: turns the input into the prompt the judge reads; by default text
-            passes through, prompt values and messages become a transcript, a dict with
-            one value gives that value, and anything else becomes JSON.
+        prompt_from: picks the prompt out of the input (say, one key of a dict); by
+            default the whole input. Either way :func:`ra_agents.prompt_text` reads it, so
+            the judge reads the same text as from every other entry point: text as is,
+            messages and prompt values as one transcript (a lone human message as its
+            text), a dict with one value as that value, anything else as JSON.
         name: the run name.
 
     Raises:
@@ -397,23 +415,3 @@ def _all_failed(failures: Mapping[int, Exception]) -> SamplesFailedError:
     )
     error.__cause__ = next(iter(failures.values()))
     return error
-
-
-def _prompt_text(value: Any) -> str:
-    """The prompt the judge reads for a runnable's input."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, PromptValue):
-        return value.to_string()
-    if isinstance(value, BaseMessage):
-        return get_buffer_string([value])
-    if isinstance(value, Mapping):
-        if len(value) == 1:
-            return _prompt_text(next(iter(value.values())))
-        return json.dumps(value, ensure_ascii=False, indent=2, default=str)
-    if isinstance(value, Sequence) and value:
-        try:
-            return get_buffer_string(convert_to_messages(value))
-        except (ValueError, TypeError, NotImplementedError):
-            pass
-    return render_candidate(value)

@@ -15,8 +15,12 @@ result shape ``{"key", "score", "comment", "metadata"}``, and so runs as is unde
     evaluator(outputs=agent_messages, reference_outputs=good_run_messages)
 
 A reference trajectory is judged in the same listwise call as the output, so the score is
-relative to a known-good run and the metadata says whether the output beat it. Rows the
-judge cannot judge give LangSmith's failed-evaluator shape (``"score": None``, see
+relative to a known-good run and the metadata says whether the output beat it. With
+``continuous=False`` the score is ra-agents' one acceptance rule, :func:`ra_agents.accepts`
+(the output's unit score against ``threshold``). When the judge fails, ``on_judge_error``
+decides (default ``"fail_closed"``: score 0 / ``False``; ``"fail_open"``: 1 / ``True``;
+both with the error in the comment; ``"raise"``: the error propagates). Rows the evaluator
+cannot read give LangSmith's failed-evaluator shape (``"score": None``, see
 :mod:`ra_agents.integrations.langsmith`), never an exception.
 
 :func:`arank_trajectories` ranks N trajectories of one task in ONE call: the group reward
@@ -24,9 +28,13 @@ that ART's RULER made popular, here under a principle. :func:`trajectory_rewards
 verdict into per-trajectory rewards in [0, 1].
 
 Trajectories are rendered by :func:`ra_agents.trajectory.render_trajectory` (one block per
-step, long tool outputs shortened by its documented rule); the task the agents share is
-shown once, as the judge's prompt (:func:`ra_agents.trajectory.trajectory_request`).
-Nothing here imports a framework.
+step, long tool outputs shortened by its documented rule) and left out of the task they
+begin with (:func:`ra_agents.trajectory.trajectory_request`); the task the agents share is
+shown once, as the judge's prompt, read by :func:`ra_agents.prompt_text` as every
+ra-agents entry point reads a prompt (a lone user message is its text; a longer
+conversation a transcript, system messages included). The judge is any
+:class:`ra_agents.Judging`: a local :class:`ra_agents.Judge` or an HTTP client. Nothing
+here imports a framework.
 """
 
 from __future__ import annotations
@@ -34,11 +42,29 @@ from __future__ import annotations
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol, Unpack
 
-from ra_agents import Judge, JudgeResult, RAError, UsageError
+from ra_agents import (
+    DEFAULT_ON_JUDGE_ERROR,
+    DEFAULT_THRESHOLD,
+    Judge,
+    JudgeResult,
+    Judging,
+    OnJudgeError,
+    RAError,
+    UsageError,
+    accepts,
+    prompt_text,
+)
 from ra_agents._sync import run_sync
-from ra_agents.integrations.langsmith import _OUTPUT, _REFERENCE, _prompt_text, _Request
+from ra_agents.acceptance import check_threshold
+from ra_agents.integrations.langsmith import _OUTPUT, _REFERENCE, _Request
 from ra_agents.principle import PrincipleLike, principle_text
-from ra_agents.trajectory import TrajectoryOptions, is_trajectory, trajectory_messages, trajectory_request
+from ra_agents.trajectory import (
+    TrajectoryOptions,
+    common_prefix,
+    is_trajectory,
+    trajectory_messages,
+    trajectory_request,
+)
 
 __all__ = [
     "create_trajectory_principle_evaluator",
@@ -70,21 +96,27 @@ class AsyncTrajectoryEvaluator(Protocol):
 def create_trajectory_principle_evaluator(
     *,
     principle: PrincipleLike,
-    judge: Judge | None = None,
+    judge: Judging | None = None,
     feedback_key: str = "trajectory_principle",
     continuous: bool = True,
+    threshold: float = DEFAULT_THRESHOLD,
+    on_judge_error: OnJudgeError = DEFAULT_ON_JUDGE_ERROR,
     **options: Unpack[TrajectoryOptions],
 ) -> TrajectoryEvaluator:
     """An evaluator that scores an agent's trajectory under ``principle``, one judge call per row.
 
     Args:
         principle: what to value in how the agent worked (text or a :class:`~ra_agents.Principle`).
-        judge: the judge; ``None`` builds the configured one (:class:`~ra_agents.Judge`).
+        judge: the judge (any :class:`~ra_agents.Judging`); ``None`` builds the configured
+            one (:class:`~ra_agents.Judge`).
         feedback_key: the result's ``key``.
         continuous: a score in [0, 1] (the logprob-weighted expected score when the backend
-            gives logprobs, else the normalised score). ``False`` gives a boolean: with a
-            reference, whether the trajectory scored at least as high as the reference;
-            without, whether its score reaches the middle of the scale (3 of 1-5).
+            gives logprobs, else the normalised score). ``False`` gives a boolean:
+            :func:`ra_agents.accepts`, whether that score reaches ``threshold`` (with a
+            reference too; whether the output beat it is ``metadata["beats_reference"]``).
+        threshold: the unit score a boolean score needs to be ``True`` (default 0.5: 3 of 1-5).
+        on_judge_error: what a judge failure gives: ``"fail_closed"`` (score 0 / ``False``),
+            ``"fail_open"`` (score 1 / ``True``), or ``"raise"``.
         **options: trajectory rendering options (``max_tool_chars``, ``max_arg_chars``,
             ``max_text_chars``, ``system``; see :func:`ra_agents.trajectory.render_trajectory`).
 
@@ -93,20 +125,21 @@ def create_trajectory_principle_evaluator(
         optional ``inputs`` (the task: text, messages or a LangSmith inputs dict; without
         it, the leading user messages the trajectories share are the task), returning
         ``{"key", "score", "comment", "metadata"}``. ``metadata`` holds the raw score, the
-        ranking and, with a reference, ``beats_reference`` and ``reference_score``.
+        ``verdict`` (:func:`ra_agents.verdict_to_dict`) and, with a reference,
+        ``beats_reference`` and ``reference_score``.
 
     Raises:
-        UsageError: an empty principle. Once built, the evaluator returns error feedback
-            for a row rather than raising.
+        UsageError: an empty principle, a threshold outside [0, 1], or an unknown
+            ``on_judge_error``. Once built, the evaluator returns feedback for a row rather
+            than raising, unless ``on_judge_error="raise"``.
     """
-    scorer = _Scorer(principle, judge, feedback_key, continuous, options)
+    scorer = _Scorer(principle, judge, feedback_key, continuous, threshold, on_judge_error, options)
 
     def evaluate(*, outputs: Any, reference_outputs: Any = None, inputs: Any = None, **kwargs: Any) -> dict[str, Any]:
-        try:
-            prompt, texts = scorer.request(inputs, outputs, reference_outputs)
-            return scorer.feedback(scorer.judge.judge(scorer.principle, prompt, texts))
-        except RAError as exc:
-            return scorer.error(exc)
+        return run_sync(
+            scorer.evaluate(inputs, outputs, reference_outputs),
+            async_name="create_async_trajectory_principle_evaluator(...)",
+        )
 
     evaluate.__name__ = feedback_key
     return evaluate
@@ -115,29 +148,27 @@ def create_trajectory_principle_evaluator(
 def create_async_trajectory_principle_evaluator(
     *,
     principle: PrincipleLike,
-    judge: Judge | None = None,
+    judge: Judging | None = None,
     feedback_key: str = "trajectory_principle",
     continuous: bool = True,
+    threshold: float = DEFAULT_THRESHOLD,
+    on_judge_error: OnJudgeError = DEFAULT_ON_JUDGE_ERROR,
     **options: Unpack[TrajectoryOptions],
 ) -> AsyncTrajectoryEvaluator:
     """The async form of :func:`create_trajectory_principle_evaluator` (for ``langsmith.aevaluate``)."""
-    scorer = _Scorer(principle, judge, feedback_key, continuous, options)
+    scorer = _Scorer(principle, judge, feedback_key, continuous, threshold, on_judge_error, options)
 
     async def aevaluate(
         *, outputs: Any, reference_outputs: Any = None, inputs: Any = None, **kwargs: Any
     ) -> dict[str, Any]:
-        try:
-            prompt, texts = scorer.request(inputs, outputs, reference_outputs)
-            return scorer.feedback(await scorer.judge.ajudge(scorer.principle, prompt, texts))
-        except RAError as exc:
-            return scorer.error(exc)
+        return await scorer.evaluate(inputs, outputs, reference_outputs)
 
     aevaluate.__name__ = feedback_key
     return aevaluate
 
 
 async def arank_trajectories(
-    judge: Judge,
+    judge: Judging,
     principle: PrincipleLike,
     task: Any,
     trajectories: Mapping[str, Any] | Sequence[Any],
@@ -149,11 +180,11 @@ async def arank_trajectories(
     """Rank N trajectories of the same task in ONE listwise judge call.
 
     Args:
-        judge: the judge.
+        judge: the judge (any :class:`~ra_agents.Judging`).
         principle: what to value in how the agents worked.
-        task: what the agents were asked: text, the input messages (shown once, and left out
-            of each trajectory that begins with them), or ``None`` to use the leading user
-            messages all trajectories share.
+        task: what the agents were asked: text, the input messages (shown once, read by
+            :func:`ra_agents.prompt_text`, and left out of each trajectory that begins with
+            them), or ``None`` to use the leading system and user messages all trajectories share.
         trajectories: name -> trajectory, or a list of them (named ``"0"``, ``"1"``...).
         permutations: passes over shuffled orders (the judge's setting when ``None``).
         seed: the shuffle seed (the judge's when ``None``).
@@ -164,12 +195,12 @@ async def arank_trajectories(
         UsageError: bad trajectories or no task. BackendError, VerdictError: as
             :meth:`Judge.ajudge <ra_agents.Judge.ajudge>`.
     """
-    prompt, texts = trajectory_request(task, trajectories, **options)
+    prompt, texts = _request(task, trajectories, options)
     return await judge.ajudge(principle, prompt, texts, permutations=permutations, seed=seed)
 
 
 def rank_trajectories(
-    judge: Judge,
+    judge: Judging,
     principle: PrincipleLike,
     task: Any,
     trajectories: Mapping[str, Any] | Sequence[Any],
@@ -199,22 +230,55 @@ def trajectory_rewards(result: JudgeResult) -> dict[str, float]:
 # --------------------------------------------------------------------- helpers
 
 
+def _request(
+    task: Any, trajectories: Mapping[str, Any] | Sequence[Any], options: TrajectoryOptions
+) -> tuple[str, dict[str, str]]:
+    """The judge's prompt (the task, read by :func:`ra_agents.prompt_text`) and the rendered trajectories."""
+    _, texts = trajectory_request(task, trajectories, **options)  # checks the trajectories, drops the task
+    if task is None:  # the task is what trajectory_request found shared: the leading system and user messages
+        runs = [
+            trajectory_messages(t)
+            for t in (trajectories.values() if isinstance(trajectories, Mapping) else trajectories)
+        ]
+        task = runs[0][: common_prefix(runs, roles=("system", "user"))]
+    return prompt_text(task), texts
+
+
 class _Scorer:
     """One scorer behind both evaluator shells: a row to a judge request, a verdict to feedback."""
 
     def __init__(
         self,
         principle: PrincipleLike,
-        judge: Judge | None,
+        judge: Judging | None,
         key: str,
         continuous: bool,
+        threshold: float,
+        on_judge_error: OnJudgeError,
         options: TrajectoryOptions,
     ) -> None:
-        self.principle = principle_text(principle)
-        self.judge = judge if judge is not None else Judge()
+        principle_text(principle)  # a blank principle fails here
+        self.principle = principle
+        self.judge: Judging = judge if judge is not None else Judge()
         self.continuous = continuous
+        self.threshold = check_threshold(threshold)
         self.options = options
-        self._shape = _Request(self.principle, {"key": key})  # the LangSmith evaluator's feedback shape
+        # the LangSmith evaluator's feedback shape and judge-failure rule
+        self._shape = _Request(principle, {"key": key}, on_judge_error)
+
+    async def evaluate(self, inputs: Any, outputs: Any, reference_outputs: Any) -> dict[str, Any]:
+        try:
+            prompt, texts = self.request(inputs, outputs, reference_outputs)
+        except RAError as exc:
+            return self.error(exc)
+        try:
+            result = await self.judge.ajudge(self.principle, prompt, texts)
+        except RAError as exc:
+            feedback = self._shape.failed(exc)  # raises with on_judge_error="raise"
+            if not self.continuous:
+                feedback["score"] = self._shape.on_judge_error == "fail_open"
+            return feedback
+        return self.feedback(result)
 
     def request(self, inputs: Any, outputs: Any, reference_outputs: Any) -> tuple[str, dict[str, Any]]:
         output = _trajectory(outputs, "outputs")
@@ -227,17 +291,12 @@ class _Scorer:
         reference = _trajectory(reference_outputs, "reference_outputs")
         if reference is not None:
             trajectories[_REFERENCE] = reference
-        return trajectory_request(_task(inputs), trajectories, **self.options)
+        return _request(_task(inputs), trajectories, self.options)
 
     def feedback(self, result: JudgeResult) -> dict[str, Any]:
         feedback = self._shape.feedback(result)
         if not self.continuous:
-            raw = result.scores[_OUTPUT]
-            if _REFERENCE in result.scores:
-                feedback["score"] = raw >= result.scores[_REFERENCE]
-            else:
-                low, high = result.scale
-                feedback["score"] = raw >= (low + high) / 2
+            feedback["score"] = accepts(result, _OUTPUT, self.threshold)
         return feedback
 
     def error(self, exc: RAError) -> dict[str, Any]:
@@ -270,10 +329,10 @@ def _trajectory(value: Any, where: str) -> list[Any] | None:
 
 
 def _task(inputs: Any) -> Any:
-    """The task in openevals' ``inputs``: messages stay messages, anything else becomes text."""
+    """The task in openevals' ``inputs``: messages stay messages (left out of the runs), anything else is text."""
     if _empty(inputs):
         return None
     value = next(iter(inputs.values())) if isinstance(inputs, Mapping) and len(inputs) == 1 else inputs
     if is_trajectory(value) or isinstance(value, str):
         return value
-    return _prompt_text(inputs if isinstance(inputs, Mapping) else {"task": inputs}, None)
+    return prompt_text(inputs)

@@ -92,12 +92,15 @@ def _tokens_for(answer: dict[str, Any], expected: dict[str, float]) -> list[Toke
 
 
 def decision_judge() -> Judge:
-    """A judge that scores :data:`GOOD` 4 (expected 3.9) and anything else 2 (expected 2.0)."""
+    """A judge that scores a candidate holding :data:`GOOD` 4 (expected 3.9) and anything else 2 (expected 2.0).
+
+    "Holding": a trajectory evaluator shows the answer as ``assistant: Four.``.
+    """
 
     def answer(messages: Sequence[Message], settings: GenerationSettings) -> Completion:
         shown = shown_responses(messages)
-        scores = {m: (OUTPUT_SCORE if t == GOOD else 2) for m, t in shown.items()}
-        expected = {m: (OUTPUT_EXPECTED if t == GOOD else 2.0) for m, t in shown.items()}
+        scores = {m: (OUTPUT_SCORE if GOOD in t else 2) for m, t in shown.items()}
+        expected = {m: (OUTPUT_EXPECTED if GOOD in t else 2.0) for m, t in shown.items()}
         verdict = {"scores": scores, "best-to-worst": sorted(shown, key=lambda m: -scores[m])}
         return Completion(
             text=json.dumps(verdict),

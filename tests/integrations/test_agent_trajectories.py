@@ -27,7 +27,16 @@ from langgraph.graph.message import add_messages
 from langsmith import Client, aevaluate, evaluate
 from langsmith.schemas import Example
 
-from ra_agents import BackendError, Judge, JudgeResult, Message, UsageError, VerdictError
+from ra_agents import (
+    BackendError,
+    BackendUnavailable,
+    Judge,
+    JudgeResult,
+    Message,
+    OnJudgeError,
+    UsageError,
+    VerdictError,
+)
 from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.langgraph_agents import AgentRunsState, best_of_n_agents
 from ra_agents.integrations.trajectory import (
@@ -111,7 +120,7 @@ def test_three_recorded_runs_are_ranked_in_one_call() -> None:
     assert len(backend.calls) == 1
     request = sent(backend)
     assert request["principle"] == PRINCIPLE
-    assert request["prompt"] == f"user: {QUESTION}"  # the shared task, shown once
+    assert request["prompt"] == QUESTION  # the shared task, shown once (prompt_text: a lone user message is its text)
     texts = sorted(request["responses"].values(), key=len)
     assert texts[0] == "assistant: It is 25 °C with light rain in Paris."
     assert texts[1] == f"{CALL_LINE}\n{RESULT_LINE}\nassistant: It is 18 °C and sunny in Paris."
@@ -165,11 +174,38 @@ def test_evaluator_boolean_scores_and_inputs() -> None:
 
     assert evaluator(outputs=CORRECT, reference_outputs=LOOPING)["score"] is True
     assert evaluator(outputs=LOOPING, reference_outputs=CORRECT)["score"] is False
-    assert evaluator(outputs=LOOPING)["score"] is False  # 2 of 1-5: below the middle
+    assert evaluator(outputs=LOOPING)["score"] is False  # 2 of 1-5: unit score 0.25, below the threshold 0.5
     assert evaluator(inputs={"question": QUESTION}, outputs=CORRECT)["score"] is True
     assert sent(backend, 3)["prompt"] == QUESTION
     assert evaluator(inputs={"messages": [ASK]}, outputs={"output": CORRECT})["score"] is True
-    assert sent(backend, 4)["prompt"] == f"user: {QUESTION}"
+    assert sent(backend, 4)["prompt"] == QUESTION  # prompt_text of the one user message
+
+
+def test_evaluator_boolean_is_the_one_acceptance_rule() -> None:
+    judge, _ = scripted()
+    strict = create_trajectory_principle_evaluator(principle=PRINCIPLE, judge=judge, continuous=False, threshold=0.2)
+    assert strict(outputs=LOOPING)["score"] is True  # unit score 0.25 reaches 0.2
+    # with a reference, the flag is still the output's own score against the threshold
+    assert strict(outputs=LOOPING, reference_outputs=CORRECT)["score"] is True
+    with pytest.raises(UsageError, match="threshold"):
+        create_trajectory_principle_evaluator(principle=PRINCIPLE, judge=judge, threshold=3)
+
+
+@pytest.mark.parametrize(("continuous", "closed", "opened"), [(True, 0.0, 1.0), (False, False, True)])
+def test_judge_failure_goes_by_on_judge_error(continuous: bool, closed: Any, opened: Any) -> None:
+    down = Judge(ScriptedBackend(default=BackendUnavailable("the judge is down")), max_retries=0)
+    modes: list[tuple[OnJudgeError, Any]] = [("fail_closed", closed), ("fail_open", opened)]
+    for mode, expected in modes:
+        evaluator = create_trajectory_principle_evaluator(
+            principle=PRINCIPLE, judge=down, continuous=continuous, on_judge_error=mode
+        )
+        feedback = evaluator(outputs=CORRECT)
+        assert feedback["score"] == expected and type(feedback["score"]) is type(expected)
+        assert feedback["comment"] == "BackendUnavailable: the judge is down" and feedback["extra"] == {"error": True}
+        assert feedback["metadata"] == {"error": "BackendUnavailable", "on_judge_error": mode}
+    assert create_trajectory_principle_evaluator(principle=PRINCIPLE, judge=down)(outputs=CORRECT)["score"] == 0.0
+    with pytest.raises(BackendUnavailable, match="the judge is down"):
+        create_trajectory_principle_evaluator(principle=PRINCIPLE, judge=down, on_judge_error="raise")(outputs=CORRECT)
 
 
 def test_evaluator_returns_error_feedback_for_rows_it_cannot_judge() -> None:
@@ -196,6 +232,7 @@ def test_sync_and_async_evaluators_agree() -> None:
     sync = create_trajectory_principle_evaluator(principle=PRINCIPLE, judge=scripted()[0])(**kwargs)
     evaluator = create_async_trajectory_principle_evaluator(principle=PRINCIPLE, judge=scripted()[0])
     asyn = asyncio.run(evaluator(**kwargs))
+    assert sync["metadata"].pop("verdict")["scores"] == asyn["metadata"].pop("verdict")["scores"]
     assert sync == asyn and sync["score"] == 0.25
 
 
@@ -240,7 +277,7 @@ def test_evaluator_under_langsmith_evaluate_offline(client: Client) -> None:
     assert rows["hallucinated"].key == rows["looping"].key == "trajectory_principle"
     assert rows["hallucinated"].score == 0.0 and rows["looping"].score == 0.25
     assert rows["looping"].metadata["beats_reference"] is False
-    assert [sent(backend, i)["prompt"] for i in range(2)] == [f"user: {QUESTION}"] * 2  # from the inputs' messages
+    assert [sent(backend, i)["prompt"] for i in range(2)] == [QUESTION] * 2  # from the inputs' messages
     assert all(len(sent(backend, i)["responses"]) == 2 for i in range(2))  # output and reference together
 
 
@@ -309,7 +346,7 @@ async def test_best_of_n_agents_keeps_the_best_run_with_one_judge_call() -> None
     assert verdict["principle"] == PRINCIPLE
     assert sorted(run["index"] for run in state["runs"]) == [0, 1, 2]  # every run's final state, for inspection
     request = sent(backend)
-    assert request["prompt"] == f"user: {QUESTION}"
+    assert request["prompt"] == QUESTION
     assert sorted(request["responses"].values(), key=len)[1] == (
         f"{CALL_LINE}\n{RESULT_LINE}\nassistant: It is 18 °C and sunny in Paris."
     )
@@ -371,7 +408,8 @@ def test_the_served_model_through_the_evaluator(vllm_server: Any) -> None:
         outputs=LOOPING, reference_outputs=CORRECT
     )
     assert feedback["key"] == "trajectory_principle"
-    if feedback["score"] is None:  # a typed error, recorded as feedback
+    if feedback.get("extra") == {"error": True}:  # a typed judge error, recorded as failing feedback
+        assert feedback["score"] == 0.0
         assert feedback["comment"].split(":")[0] in {"VerdictError", "BackendError", "ContextLengthError"}
     else:
         assert 0.0 <= feedback["score"] <= 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,15 @@ from langsmith import Client, aevaluate, evaluate
 from langsmith.evaluation.evaluator import DynamicComparisonRunEvaluator
 from langsmith.schemas import Example, Run
 
-from ra_agents import Judge, UsageError, VerdictError
+from ra_agents import (
+    BackendUnavailable,
+    Judge,
+    UsageError,
+    VerdictError,
+    prompt_text,
+    verdict_from_dict,
+    verdict_to_dict,
+)
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.langsmith import (
     acomparative_evaluator,
@@ -106,13 +115,34 @@ async def test_aevaluate_offline_with_async_evaluator(client: Client) -> None:
     assert rows["3+1?"].score == 1.0
 
 
+def timeless(feedback: dict[str, Any]) -> dict[str, Any]:
+    """The feedback without the verdict's wall time, which differs between two runs."""
+    verdict = {k: v for k, v in feedback["metadata"]["verdict"].items() if k != "latency_s"}
+    return {**feedback, "metadata": {**feedback["metadata"], "verdict": verdict}}
+
+
 def test_sync_and_async_evaluators_agree() -> None:
     args = ({"question": "2+2?"}, {"answer": "4"}, {"answer": "four, I think"})
     sync = principle_evaluator(_judge()[0], PRINCIPLE)(*args)
     asyn = asyncio.run(aprinciple_evaluator(_judge()[0], PRINCIPLE)(*args))
-    assert sync == asyn
+    assert timeless(sync) == timeless(asyn)
     assert sync["key"] == "principle"
     assert sync["score"] == 1.0 and sync["metadata"]["beats_reference"] is True
+    verdict = sync["metadata"]["verdict"]
+    assert verdict == verdict_to_dict(verdict_from_dict(verdict), raw=False)  # the one verdict shape
+    assert verdict["ranking"] == ["output", "reference"] and verdict["scale"] == [1, 5]
+
+
+def test_chat_inputs_reach_the_judge_as_the_one_prompt_text() -> None:
+    judge, backend = _judge()
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "2+2?"}, {"type": "text", "text": "One word."}]},
+    ]
+    principle_evaluator(judge, PRINCIPLE)({"messages": conversation}, {"answer": "4"})
+    messages, _ = backend.calls[-1]
+    assert json.loads(messages[1]["content"])["prompt"] == prompt_text(conversation)
+    assert prompt_text(conversation) == "system: Be brief.\nuser: 2+2?\n  One word."
 
 
 def test_extractors_and_reference_switch() -> None:
@@ -206,14 +236,31 @@ def test_expected_scores_are_used_when_available() -> None:
     assert 0.75 < result["score"] < 1.0  # between 4 and 5, nearer 4
 
 
-def test_judge_failure_becomes_error_feedback_in_evaluate(client: Client) -> None:
+def test_judge_failure_fails_closed_in_evaluate(client: Client) -> None:
     judge, _ = _judge(answer="no verdict here")
     evaluator = principle_evaluator(judge, PRINCIPLE, key="correct")
     rows = _rows(evaluate(_target, data=_examples()[:1], evaluators=[evaluator], upload_results=False, client=client))
     feedback = rows["2+2?"]
-    assert feedback.key == "correct" and feedback.score is None
+    assert feedback.key == "correct" and feedback.score == 0.0  # fail closed: not a passing score
     assert feedback.extra == {"error": True}
-    assert VerdictError.__name__ in feedback.comment
+    assert feedback.comment.startswith(f"{VerdictError.__name__}: ")
+    assert feedback.metadata == {"error": "VerdictError", "on_judge_error": "fail_closed"}
+
+
+@pytest.mark.parametrize("factory", [principle_evaluator, aprinciple_evaluator])
+def test_on_judge_error_open_and_raise(factory: Any) -> None:
+    judge = Judge(ScriptedBackend(default=BackendUnavailable("the judge is down")), max_retries=0)
+
+    def call(evaluator: Any) -> dict[str, Any]:
+        out = evaluator({"q": "2+2?"}, {"a": "4"})
+        return asyncio.run(out) if asyncio.iscoroutine(out) else out
+
+    opened = call(factory(judge, PRINCIPLE, on_judge_error="fail_open"))
+    assert opened["score"] == 1.0 and opened["extra"] == {"error": True} and "the judge is down" in opened["comment"]
+    with pytest.raises(BackendUnavailable, match="the judge is down"):
+        call(factory(judge, PRINCIPLE, on_judge_error="raise"))
+    with pytest.raises(UsageError, match="on_judge_error must be one of"):
+        factory(judge, PRINCIPLE, on_judge_error="ignore")
 
 
 def _run(answer: str) -> Run:
@@ -230,6 +277,15 @@ def _run(answer: str) -> Run:
 
 def _example() -> Example:
     return Example(id=uuid.uuid4(), dataset_id=uuid.uuid4(), inputs={"question": "2+2?"}, outputs={})
+
+
+def test_comparative_evaluator_raises_judge_failures_unless_told() -> None:
+    judge = Judge(ScriptedBackend(default=BackendUnavailable("down")), max_retries=0)
+    runs = [_run("5"), _run("4")]
+    with pytest.raises(BackendUnavailable):
+        comparative_evaluator(judge, PRINCIPLE)(runs, _example())
+    closed = comparative_evaluator(judge, PRINCIPLE, on_judge_error="fail_closed")(runs, _example())
+    assert closed["scores"] == {runs[0].id: 0.0, runs[1].id: 0.0} and closed["comment"].startswith("BackendUnavailable")
 
 
 def test_comparative_evaluator_through_langsmith_wrapper() -> None:

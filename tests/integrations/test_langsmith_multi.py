@@ -44,6 +44,12 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)
 
 
+def timeless(feedback: dict[str, Any]) -> dict[str, Any]:
+    """The feedback without the verdict's wall time, which differs between two runs."""
+    verdict = {k: v for k, v in feedback["metadata"]["verdict"].items() if k != "latency_s"}
+    return {**feedback, "metadata": {**feedback["metadata"], "verdict": verdict}}
+
+
 def _judge() -> tuple[Judge, ScriptedBackend]:
     backend = ScriptedBackend(default=answer)
     return Judge(backend, seed=0), backend
@@ -83,9 +89,9 @@ def test_each_entry_matches_the_single_principle_evaluator() -> None:
     many = principles_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args)
     for entry in many["results"]:
         single = principle_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT}[entry["key"]], key=entry["key"])
-        assert entry == single(*args)
+        assert timeless(entry) == timeless(single(*args))
     asyn = asyncio.run(aprinciples_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args))
-    assert asyn == many
+    assert [timeless(e) for e in asyn["results"]] == [timeless(e) for e in many["results"]]
 
 
 def test_fold_mode_is_one_call_under_the_combined_key() -> None:
@@ -105,9 +111,20 @@ def test_fold_mode_is_one_call_under_the_combined_key() -> None:
         principles_evaluator(judge, {"correct": CORRECT}, mode="fold")
 
 
-def test_judge_failure_is_error_feedback_under_every_key() -> None:
+def test_judge_failure_fails_closed_under_every_key() -> None:
     judge = Judge(ScriptedBackend(default=BackendUnavailable("down")))
     out = principles_evaluator(judge, {"correct": CORRECT, "short": SHORT}, combined_key="all")({"q": "?"}, {"a": "4"})
     assert [r["key"] for r in out["results"]] == ["correct", "short", "all"]
-    assert all(r["score"] is None and r["extra"] == {"error": True} for r in out["results"])
+    assert all(r["score"] == 0.0 and r["extra"] == {"error": True} for r in out["results"])
     assert "BackendUnavailable" in out["results"][0]["comment"]
+    opened = principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="fail_open")({"q": "?"}, {"a": "4"})
+    assert [r["score"] for r in opened["results"]] == [1.0]
+    with pytest.raises(BackendUnavailable):
+        principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="raise")({"q": "?"}, {"a": "4"})
+
+
+def test_unreadable_row_is_unscored_error_feedback_under_every_key() -> None:
+    judge, backend = _judge()
+    out = principles_evaluator(judge, {"correct": CORRECT, "short": SHORT})({"q": "?"}, {})
+    assert all(r["score"] is None and "no outputs to judge" in r["comment"] for r in out["results"])
+    assert backend.calls == []

@@ -15,12 +15,12 @@ from uuid import UUID
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from ra_agents import Judge, JudgeResult, Principle, UsageError
+from ra_agents import Judge, JudgeResult, Principle, UsageError, prompt_text
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.chat_litellm import BackendChatModel
 from ra_agents.integrations.lcel import (
@@ -131,6 +131,32 @@ def test_principle_from_configurable_input_and_default() -> None:
     # with_config binds the principle once for a whole chain
     bound = defaulted.with_config(configurable={"principle": "Bound principle."})
     assert bound.invoke(request_for("q")).principle == "Bound principle."
+
+
+CONVERSATION: list[Any] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": [{"type": "text", "text": "2+2?"}, {"type": "text", "text": "One word."}]},
+]
+
+
+def test_the_prompt_may_be_messages_or_a_prompt_value() -> None:
+    judge, backend = scripted_judge()
+    runnable = JudgeRunnable(judge, principle=PRINCIPLE)
+    value = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "2+2?\nOne word.")]).invoke({})
+    for prompt in (CONVERSATION, convert_to_messages(CONVERSATION), value, {"messages": CONVERSATION}):
+        runnable.invoke({"prompt": prompt, "responses": ["good", "bad"]})
+    prompts = {sent(messages)["prompt"] for messages, _ in backend.calls}
+    assert prompts == {prompt_text(CONVERSATION)} == {"system: Be brief.\nuser: 2+2?\n  One word."}
+
+
+async def test_best_of_n_sends_the_prompt_every_entry_point_sends() -> None:
+    judge, backend = scripted_judge()
+    pick = best_of_n(RunnableLambda(lambda _: "good"), judge, n=2, principle=PRINCIPLE)
+    await pick.ainvoke(convert_to_messages(CONVERSATION))
+    await pick.ainvoke({"question": CONVERSATION})
+    picked = best_of_n(RunnableLambda(lambda _: "good"), judge, n=1, principle=PRINCIPLE, prompt_from=lambda x: x["q"])
+    await picked.ainvoke({"q": CONVERSATION, "lang": "en"})
+    assert [sent(m)["prompt"] for m, _ in backend.calls] == [prompt_text(CONVERSATION)] * 3
 
 
 def test_bad_input_and_blank_default_are_usage_errors() -> None:
@@ -286,7 +312,7 @@ async def test_best_of_n_runs_as_one_run_with_its_samples_and_judge_under_it() -
     [(_, bon, _)] = runs.named("best_of_n")
     assert sorted(runs.children(bon)) == ["candidate-0", "candidate-1", "candidate-2", JUDGE_RUN_NAME]
     request = sent(backend.calls[0][0])
-    assert request["principle"] == "Configured." and request["prompt"] == "Human: Why?"
+    assert request["principle"] == "Configured." and request["prompt"] == "Why?"  # prompt_text of the prompt value
 
     events = [e async for e in chain.astream_events({"question": "Why?"}, config, version="v2")]
     starts = [e["name"] for e in events if e["event"] == "on_chain_start"]

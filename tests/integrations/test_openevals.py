@@ -16,7 +16,16 @@ os.environ["LANGCHAIN_TRACING_V2"] = "false"
 from langsmith import Client, aevaluate, evaluate
 from langsmith.schemas import Example
 
-from ra_agents import Judge, Principle, UsageError, VerdictError
+from ra_agents import (
+    BackendUnavailable,
+    Judge,
+    OnJudgeError,
+    Principle,
+    UsageError,
+    VerdictError,
+    verdict_from_dict,
+    verdict_to_dict,
+)
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.langsmith import principle_evaluator
 from ra_agents.integrations.openevals import create_async_principle_evaluator, create_principle_evaluator
@@ -73,13 +82,12 @@ def test_direct_call_returns_exactly_the_openevals_result_keys() -> None:
     assert result["key"] == "score"  # openevals' default feedback_key
     assert result["score"] is True  # continuous=False gives a bool, as in openevals
     assert result["comment"] is not None and result["comment"].startswith("score: 5/5")
-    assert result["metadata"] == {
-        "raw_score": 5,
-        "scale": [1, 5],
-        "ranking": ["output"],
-        "judge_model": "scripted",
-        "unit_score": 1.0,
-    }
+    metadata = result["metadata"]
+    assert set(metadata) == {"raw_score", "verdict", "unit_score"}
+    assert (metadata["raw_score"], metadata["unit_score"]) == (5, 1.0)
+    verdict = metadata["verdict"]
+    assert verdict == verdict_to_dict(verdict_from_dict(verdict), raw=False)  # the one verdict shape
+    assert (verdict["ranking"], verdict["scale"], verdict["model"]) == (["output"], [1, 5], "scripted")
     assert sent_prompt(backend) == "2+2?"
 
 
@@ -115,7 +123,7 @@ def test_signature_matches_openevals() -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({}, True),  # 4/5 is 0.75, which meets the default threshold
+        ({}, True),  # 4/5 is 0.75, which meets the default threshold (0.5)
         ({"threshold": 0.8}, False),
         ({"continuous": True}, 0.75),
         ({"choices": [0, 0.5, 1]}, 0.5),  # 0.75 is halfway between 0.5 and 1: the lower wins
@@ -128,6 +136,31 @@ def test_score_semantics(options: dict[str, Any], expected: Any) -> None:
     result = create_principle_evaluator(principle=PRINCIPLE, judge=judge, **options)(**ROW)
     assert result["score"] == expected and type(result["score"]) is type(expected)
     assert result["metadata"] is not None and result["metadata"]["unit_score"] == 0.75
+
+
+def test_the_bool_is_the_one_acceptance_rule_with_its_default_threshold() -> None:
+    judge, _ = _scored(3)  # unit score 0.5: exactly the default threshold
+    assert create_principle_evaluator(principle=PRINCIPLE, judge=judge)(**ROW)["score"] is True
+    assert create_principle_evaluator(principle=PRINCIPLE, judge=judge, threshold=0.75)(**ROW)["score"] is False
+    judge, _ = _scored(2)
+    assert create_principle_evaluator(principle=PRINCIPLE, judge=judge)(**ROW)["score"] is False
+
+
+@pytest.mark.parametrize(
+    ("options", "closed", "opened"),
+    [({}, False, True), ({"continuous": True}, 0.0, 1.0), ({"choices": [1, 2, 3]}, 1, 3)],
+)
+def test_on_judge_error_gives_a_failing_or_passing_score(options: dict[str, Any], closed: Any, opened: Any) -> None:
+    down = Judge(ScriptedBackend(default=BackendUnavailable("the judge is down")), max_retries=0)
+    modes: list[tuple[OnJudgeError, Any]] = [("fail_closed", closed), ("fail_open", opened)]
+    for mode, expected in modes:
+        result = create_principle_evaluator(principle=PRINCIPLE, judge=down, on_judge_error=mode, **options)(**ROW)
+        assert set(result) == RESULT_KEYS
+        assert result["score"] == expected and type(result["score"]) is type(expected)
+        assert result["comment"] == "BackendUnavailable: the judge is down"
+        assert result["metadata"] == {"error": "BackendUnavailable", "on_judge_error": mode}
+    with pytest.raises(BackendUnavailable):  # the default: raised, as openevals' evaluators raise
+        create_principle_evaluator(principle=PRINCIPLE, judge=down, **options)(**ROW)
 
 
 def test_use_reasoning_and_feedback_key() -> None:
@@ -210,6 +243,7 @@ def test_sync_and_async_evaluators_agree() -> None:
     asyn = asyncio.run(
         create_async_principle_evaluator(principle=Principle(PRINCIPLE), judge=_judge()[0], continuous=True)(**row)
     )
+    assert sync["metadata"].pop("verdict")["scores"] == asyn["metadata"].pop("verdict")["scores"]
     assert sync == asyn
     assert sync["score"] == 1.0
 
