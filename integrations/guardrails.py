@@ -7,6 +7,7 @@ Registered as ``ra-agents/principle`` for string outputs::
     from ra_agents.integrations.guardrails import PrincipleValidator
 
     judge = Judge.from_litellm("hosted_vllm/rewardanything", api_base="http://127.0.0.1:8000/v1")
+    # or any ra_agents.Judging, e.g. ra_agents.Client("http://judge:8080")
     guard = Guard().use(
         PrincipleValidator(judge, "Never give medical dosages.", threshold=0.5,
                            fallback="Please ask a pharmacist.", on_fail="fix")
@@ -17,9 +18,13 @@ Registered as ``ra-agents/principle`` for string outputs::
 The validator makes one listwise judge call per validation. Alone, the output is scored
 on its own; with ``metadata={"reference": text}`` (a known-good or alternative answer)
 the output and the reference are judged together, so the score is relative to it, and
-``require_beats_reference=True`` also fails outputs ranked below it. It fails when the
-output's normalised score (0-1; the logprob-weighted expected score when available) is
-below ``threshold``, with the judge's score and reasoning in the error message.
+``require_beats_reference=True`` also fails outputs ranked below it. The prompt (the
+validator's, or ``metadata["prompt"]``) may be text or chat messages: it reaches the judge
+as :func:`ra_agents.prompt_text` reads it. The output passes when
+:func:`ra_agents.accepts` does (its unit score, 0-1, the logprob-weighted expected score
+when available, reaches ``threshold``); a failure carries the judge's score and reasoning
+in its error message. A judge failure is answered by ``on_judge_error`` (see
+:data:`ra_agents.OnJudgeError`).
 
 ``on_fail="fix"`` replaces the output with ``fix_value``: the ``fallback`` given to the
 validator (a text, or a function of the output and the :class:`ra_agents.JudgeResult`),
@@ -29,6 +34,11 @@ Sync guards run validators on an event loop of their own through ``async_validat
 which awaits the judge directly; with ``GUARDRAILS_RUN_SYNC=true`` they call
 ``validate``, which runs the same judge call synchronously. Inside a running event loop
 use ``AsyncGuard``.
+
+Metadata: a judged output's validation result carries ``score`` (the unit score),
+``raw_score``, ``ranking`` and the whole ``verdict`` (:func:`ra_agents.verdict_to_dict`,
+without raw answer texts); a judge failure's carries ``judge_error``
+(:func:`ra_agents.error_to_dict`: the error's type, message and fields).
 
 Telemetry:
     guardrails-ai sends anonymous usage traces to its own endpoint unless told not to,
@@ -46,17 +56,27 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from ra_agents import (
+    DEFAULT_ON_JUDGE_ERROR,
+    DEFAULT_THRESHOLD,
     BackendError,
-    Judge,
     JudgeResult,
+    Judging,
     MissingDependencyError,
+    OnJudgeError,
     Policy,
     PolicyOutcome,
     PrincipleLike,
+    PromptLike,
+    RAError,
     Rule,
     UsageError,
     VerdictError,
+    accepts,
+    error_to_dict,
+    prompt_text,
+    verdict_to_dict,
 )
+from ra_agents.acceptance import check_on_judge_error, check_threshold
 from ra_agents.policy import acheck_policy, check_policy
 from ra_agents.principle import principle_text
 
@@ -87,19 +107,21 @@ class PrincipleValidator(Validator):
     """Fails outputs that a principle-following judge scores below a threshold.
 
     Args:
-        judge: the judge to call.
+        judge: the judge to call: any :class:`ra_agents.Judging` (a local judge, or the
+            HTTP client of a judge server).
         principle: what to value, in natural language.
-        threshold: the lowest passing score, normalised to [0, 1] (on the 1-5 scale
-            0.5 is a 3, 0.75 a 4).
-        prompt: the prompt the output answers, when the guard's metadata has none
-            (``metadata["prompt"]`` wins).
+        threshold: the lowest passing unit score, in [0, 1] (on the 1-5 scale 0.5 is a 3,
+            0.75 a 4); see :func:`ra_agents.accepts`.
+        prompt: the prompt the output answers (text or chat messages), when the guard's
+            metadata has none (``metadata["prompt"]`` wins).
         require_beats_reference: with a reference, also fail when the output is ranked
             below it.
         fallback: the fix value for ``on_fail="fix"``: a text, or a function of the
             output and the verdict.
         on_judge_error: what a judge failure (no usable verdict, backend down) means:
-            ``"fail"`` the validation (fail closed, the default), ``"pass"`` it (fail
-            open), or ``"raise"`` the error.
+            ``"fail_closed"`` (the validation fails, the default), ``"fail_open"`` (it
+            passes) or ``"raise"`` (the error propagates). The earlier spellings
+            ``"fail"`` and ``"pass"`` are still read.
         on_fail: the guardrails on-fail action (``"exception"``, ``"fix"``, ``"noop"``,
             ``"reask"``, ... or a function).
 
@@ -111,33 +133,30 @@ class PrincipleValidator(Validator):
 
     def __init__(
         self,
-        judge: Judge,
+        judge: Judging,
         principle: PrincipleLike,
         *,
-        threshold: float = 0.5,
-        prompt: str = "",
+        threshold: float = DEFAULT_THRESHOLD,
+        prompt: PromptLike = "",
         require_beats_reference: bool = False,
         fallback: Fallback | None = None,
-        on_judge_error: Literal["fail", "pass", "raise"] = "fail",
+        on_judge_error: OnJudgeError | Literal["fail", "pass"] = DEFAULT_ON_JUDGE_ERROR,
         on_fail: Any = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(principle, str) and not principle.strip():
             raise UsageError("principle is empty; state what the output must respect, e.g. 'no medical dosages'")
-        principle_text(principle)
-        if not 0.0 <= threshold <= 1.0:
-            raise UsageError(f"threshold is a normalised score in [0, 1], got {threshold}")
-        if on_judge_error not in ("fail", "pass", "raise"):
-            raise UsageError(f"on_judge_error must be 'fail', 'pass' or 'raise', got {on_judge_error!r}")
+        text = principle_text(principle)
+        threshold = check_threshold(threshold)
+        self.on_judge_error: OnJudgeError = check_on_judge_error(on_judge_error)
         # Only plain values go to guardrails: it records these kwargs in its traces.
-        super().__init__(on_fail=on_fail, principle=principle_text(principle), threshold=threshold, **kwargs)
+        super().__init__(on_fail=on_fail, principle=text, threshold=threshold, **kwargs)
         self.judge = judge
         self.principle = principle
         self.threshold = threshold
         self.prompt = prompt
         self.require_beats_reference = require_beats_reference
         self.fallback = fallback
-        self.on_judge_error = on_judge_error
 
     async def async_validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
         """Judge ``value``; the path guardrails takes (sync guards included)."""
@@ -165,15 +184,19 @@ class PrincipleValidator(Validator):
         reference = metadata.get("reference")
         if reference not in (None, ""):
             responses[_REFERENCE] = str(reference)
-        prompt = metadata.get("prompt", self.prompt)
-        return metadata.get("principle") or self.principle, str(prompt or ""), responses
+        return metadata.get("principle") or self.principle, _prompt(metadata, self.prompt), responses
 
     def _outcome(self, responses: Mapping[str, str], result: JudgeResult) -> ValidationResult:
         score = result.unit_score(_OUTPUT)
         _, high = result.scale
-        details: dict[str, Any] = {"score": score, "raw_score": result.scores[_OUTPUT], "ranking": list(result.ranking)}
+        details: dict[str, Any] = {
+            "score": score,
+            "raw_score": result.scores[_OUTPUT],
+            "ranking": list(result.ranking),
+            "verdict": verdict_to_dict(result, raw=False),
+        }
         problems = []
-        if score < self.threshold:
+        if not accepts(result, _OUTPUT, self.threshold):
             problems.append(
                 f"scored {round(result.scores[_OUTPUT], 2):g}/{high} under the principle "
                 f"({score:.2f} normalised, below the threshold {self.threshold:g})"
@@ -181,7 +204,7 @@ class PrincipleValidator(Validator):
         fix: str | None = None
         if _REFERENCE in result.scores:
             beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
-            if result.unit_score(_REFERENCE) >= self.threshold:
+            if accepts(result, _REFERENCE, self.threshold):
                 fix = responses[_REFERENCE]
             details.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
             if self.require_beats_reference and not beats:
@@ -202,15 +225,15 @@ class PrincipleValidator(Validator):
             return self.fallback
         return passing_reference
 
-    def _judge_failed(self, exc: Exception) -> ValidationResult:
+    def _judge_failed(self, exc: RAError) -> ValidationResult:
         if self.on_judge_error == "raise":
             raise exc
-        if self.on_judge_error == "pass":
-            return PassResult(metadata={"judge_error": str(exc)})
+        if self.on_judge_error == "fail_open":
+            return PassResult(metadata={"judge_error": error_to_dict(exc)})
         return FailResult(
             error_message=f"The judge could not judge the output ({type(exc).__name__}: {exc}).",
             fix_value=self.fallback if isinstance(self.fallback, str) else None,
-            metadata={"judge_error": str(exc)},
+            metadata={"judge_error": error_to_dict(exc)},
         )
 
 
@@ -224,14 +247,15 @@ class PolicyValidator(Validator):
     reasoning; the rules not judged are listed.
 
     Args:
-        judge: the judge to call.
+        judge: the judge to call: any :class:`ra_agents.Judging`.
         policy: a :class:`ra_agents.Policy`, rules, or ``name -> (principle, threshold)``
             in order (see :meth:`ra_agents.Policy.of`).
-        prompt: the prompt the output answers, when the guard's metadata has none.
+        prompt: the prompt the output answers (text or chat messages), when the guard's
+            metadata has none.
         fallback: the fix value for ``on_fail="fix"``: a text, or a function of the
             output and the :class:`ra_agents.PolicyOutcome`.
-        on_judge_error: ``"fail"`` (fail closed, the default), ``"pass"`` (fail open) or
-            ``"raise"``.
+        on_judge_error: ``"fail_closed"`` (the default), ``"fail_open"`` or ``"raise"``
+            (``"fail"`` and ``"pass"`` are still read).
         on_fail: the guardrails on-fail action.
 
     Metadata read at validation time: ``prompt``, and ``reference`` (judged beside the
@@ -240,25 +264,23 @@ class PolicyValidator(Validator):
 
     def __init__(
         self,
-        judge: Judge,
+        judge: Judging,
         policy: Policy | Sequence[Rule] | Mapping[str, Any],
         *,
-        prompt: str = "",
+        prompt: PromptLike = "",
         fallback: str | Callable[[str, PolicyOutcome], str] | None = None,
-        on_judge_error: Literal["fail", "pass", "raise"] = "fail",
+        on_judge_error: OnJudgeError | Literal["fail", "pass"] = DEFAULT_ON_JUDGE_ERROR,
         on_fail: Any = None,
         **kwargs: Any,
     ) -> None:
         self.policy = Policy.of(policy)
-        if on_judge_error not in ("fail", "pass", "raise"):
-            raise UsageError(f"on_judge_error must be 'fail', 'pass' or 'raise', got {on_judge_error!r}")
+        self.on_judge_error: OnJudgeError = check_on_judge_error(on_judge_error)
         # Only plain values go to guardrails: it records these kwargs in its traces.
         rules = [{"name": r.name, "threshold": r.threshold} for r in self.policy.rules]
         super().__init__(on_fail=on_fail, rules=rules, **kwargs)
         self.judge = judge
         self.prompt = prompt
         self.fallback = fallback
-        self.on_judge_error = on_judge_error
 
     async def async_validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
         """Check ``value`` rule by rule; the path guardrails takes (sync guards included)."""
@@ -281,7 +303,7 @@ class PolicyValidator(Validator):
     def _request(self, metadata: Mapping[str, Any] | None) -> tuple[str, str | None]:
         metadata = metadata or {}
         reference = metadata.get("reference")
-        return str(metadata.get("prompt", self.prompt) or ""), None if reference in (None, "") else str(reference)
+        return _prompt(metadata, self.prompt), None if reference in (None, "") else str(reference)
 
     def _outcome(self, value: str, outcome: PolicyOutcome) -> ValidationResult:
         details = outcome.to_dict()
@@ -290,14 +312,21 @@ class PolicyValidator(Validator):
         fix = self.fallback(value, outcome) if callable(self.fallback) else self.fallback
         return FailResult(error_message=outcome.message(self.policy), fix_value=fix, metadata=details)
 
-    def _judge_failed(self, exc: Exception) -> ValidationResult:
+    def _judge_failed(self, exc: RAError) -> ValidationResult:
         if self.on_judge_error == "raise":
             raise exc
-        notes = " ".join(getattr(exc, "__notes__", []))
-        if self.on_judge_error == "pass":
-            return PassResult(metadata={"judge_error": f"{exc} {notes}".strip()})
+        notes = " ".join(getattr(exc, "__notes__", []))  # names the rule being judged
+        details = {"judge_error": {**error_to_dict(exc), "notes": notes}}
+        if self.on_judge_error == "fail_open":
+            return PassResult(metadata=details)
         return FailResult(
             error_message=f"The judge could not check the policy ({type(exc).__name__}: {exc}) {notes}".strip(),
             fix_value=self.fallback if isinstance(self.fallback, str) else None,
-            metadata={"judge_error": str(exc)},
+            metadata=details,
         )
+
+
+def _prompt(metadata: Mapping[str, Any], default: PromptLike) -> str:
+    """The prompt the output answers: ``metadata["prompt"]``, else the validator's, as the judge reads it."""
+    prompt = metadata.get("prompt", default)
+    return "" if prompt is None or prompt == "" else prompt_text(prompt)

@@ -24,7 +24,7 @@ Proxy config (``pip install 'ra-agents[litellm-proxy]'``)::
           threshold: 0.5                    # lowest passing unit score, 0..1 (0.5 is a 3 of 5)
           on_fail: replace                  # block | replace | log
           fallback: "I can't help with that; please ask a pharmacist."
-          on_error: fail_closed             # fail_open | fail_closed, when the judge fails
+          on_judge_error: fail_closed       # fail_open | fail_closed | raise, when the judge fails
           judge_model: hosted_vllm/rewardanything
           judge_api_base: "http://10.0.0.6:8000/v1"
           # judge_api_key: os.environ/RA_JUDGE_KEY
@@ -36,18 +36,22 @@ Settings (under ``litellm_params``):
     principle / principle_id: what the responses must respect: the text (or a principle
         table: ``text``, ``criteria``, ``priority``), or an id from the principle library
         (``ra_agents.principles``). Exactly one.
-    threshold: the lowest passing unit score (:meth:`ra_agents.JudgeResult.unit_score`, 0..1:
-        the logprob-weighted expected score when the judge server returns logprobs). 0
-        passes everything; above 1 fails everything (handy to try the failure path).
+    threshold: the lowest passing unit score (:func:`ra_agents.accepts`: the
+        :meth:`~ra_agents.JudgeResult.unit_score`, 0..1, the logprob-weighted expected
+        score when the judge server returns logprobs; default 0.5). 0 passes everything;
+        above 1 fails everything (handy to try the failure path).
     on_fail: what a failing response gets. ``block``: an HTTP 400 error naming the
         principle, the score and the threshold. ``replace``: the ``fallback`` text as the
         answer (needs ``fallback``). ``log``: the response goes out unchanged; the verdict
         is only recorded. (LiteLLM's own schema already owns the key ``action``, for
         block/mask only, hence ``on_fail``.) With ``n > 1``, ``block`` and ``replace``
         return the best passing choice when there is one; ``log`` never changes anything.
-    on_error: what a judge failure (server down, no usable verdict) means. ``fail_closed``
+    on_judge_error: what a judge failure (server down, no usable verdict) means, in the
+        words of every ra-agents adapter (:data:`ra_agents.OnJudgeError`). ``fail_closed``
         (default): an HTTP 503 saying the response was withheld. ``fail_open``: the
-        response goes out, and the headers say it was not judged.
+        response goes out, and the headers say it was not judged. ``raise``: the judge's
+        error propagates (LiteLLM answers with its own error status). The earlier key
+        ``on_error`` is still read, with a deprecation warning.
     judge_model / judge_api_base / judge_api_key / judge_max_tokens / judge_timeout: the
         judge, called directly through ra-agents' LiteLLM backend (never through this
         proxy, so its calls are not guarded themselves). ``judge_api_key`` may be
@@ -62,6 +66,10 @@ Settings (under ``litellm_params``):
 Requests choose guardrails that are not ``default_on`` by name: ``"guardrails": ["ra-policy"]``.
 Several guardrails of this class (different principles, thresholds, actions) can live in
 one proxy.
+
+The prompt the judge reads is the request's ``messages`` as :func:`ra_agents.prompt_text`
+reads them (the same text every ra-agents adapter sends), at most its last 12,000
+characters.
 
 The verdict shows in the response headers (``x-ra-guardrail-action``: allow, select, block,
 replace, log, fail_open or fail_closed; ``-verdict``: pass, fail or error; ``-score``,
@@ -86,23 +94,33 @@ response that keeps its status and headers, and reading response headers from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-import json
+import math
 import os
 import time
+import warnings
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ra_agents import (
+    DEFAULT_ON_JUDGE_ERROR,
+    DEFAULT_THRESHOLD,
     Judge,
     JudgeResult,
+    Judging,
     MissingDependencyError,
+    OnJudgeError,
     Principle,
     PrincipleLike,
     UsageError,
+    accepts,
+    prompt_text,
 )
+from ra_agents.acceptance import check_on_judge_error, check_threshold
 from ra_agents.principle import principle_text
+from ra_agents.trajectory import content_text
 
 try:
     from fastapi import HTTPException
@@ -125,8 +143,7 @@ HEADER_PREFIX = "x-ra-guardrail-"
 """Every verdict header starts with this."""
 
 OnFail = Literal["block", "replace", "log"]
-OnError = Literal["fail_open", "fail_closed"]
-Action = Literal["allow", "select", "block", "replace", "log", "fail_open", "fail_closed"]
+Action = Literal["allow", "select", "block", "replace", "log", "fail_open", "fail_closed", "raise"]
 
 _PROMPT_CHARS = 12_000
 """The judge reads at most this many characters of the conversation (its end)."""
@@ -141,7 +158,7 @@ class GuardrailVerdict:
         guardrail: the guardrail's name in the proxy config.
         action: ``allow`` (unchanged), ``select`` (rewritten to the best passing choice),
             ``block``, ``replace`` (the fallback), ``log`` (failed, recorded only),
-            ``fail_open`` / ``fail_closed`` (the judge failed).
+            ``fail_open`` / ``fail_closed`` / ``raise`` (the judge failed).
         passed: whether a choice reached the threshold; ``None`` when the judge failed.
         score: the unit score of the returned choice (or of the best one, when none passed).
         threshold: the guardrail's threshold.
@@ -218,15 +235,17 @@ class PrincipleGuardrail(CustomGuardrail):
         threshold: the lowest passing unit score (0..1; above 1 fails everything).
         on_fail: ``"block"``, ``"replace"`` or ``"log"``.
         fallback: the answer ``replace`` gives when no choice passes.
-        on_error: ``"fail_open"`` or ``"fail_closed"`` when the judge fails.
+        on_judge_error: ``"fail_closed"`` (default), ``"fail_open"`` or ``"raise"`` when the
+            judge fails (``on_error``, its earlier name, is still read).
         judge_model: the judge's LiteLLM model string (``"hosted_vllm/rewardanything"``).
         judge_api_base: the judge server's base URL.
         judge_api_key: its key, or ``os.environ/NAME``.
         judge_max_tokens: the judge's generation budget (``None``: sized by candidates).
         judge_timeout: seconds per judge call.
         allow_request_principle: let a request choose the principle through its metadata.
-        judge: a ready :class:`ra_agents.Judge` instead of ``judge_model`` (for tests and
-            embedding; a YAML config cannot pass one).
+        judge: a ready judge instead of ``judge_model``: any :class:`ra_agents.Judging`
+            (a local judge, or the HTTP client of a judge server; for embedding and tests, a
+            YAML config cannot pass one).
 
     Raises:
         UsageError: a setting that cannot work (the proxy then refuses to start, with
@@ -238,19 +257,20 @@ class PrincipleGuardrail(CustomGuardrail):
         *,
         principle: str | Mapping[str, Any] | Principle | None = None,
         principle_id: str | None = None,
-        threshold: float = 0.5,
+        threshold: float = DEFAULT_THRESHOLD,
         on_fail: OnFail = "block",
         fallback: str | None = None,
-        on_error: OnError = "fail_closed",
+        on_judge_error: OnJudgeError | None = None,
         judge_model: str | None = None,
         judge_api_base: str | None = None,
         judge_api_key: str | None = None,
         judge_max_tokens: int | None = None,
         judge_timeout: float = 60.0,
         allow_request_principle: bool = False,
-        judge: Judge | None = None,
+        judge: Judging | None = None,
         **kwargs: Any,
     ) -> None:
+        old_on_error = kwargs.pop("on_error", None)
         kwargs.setdefault("supported_event_hooks", [GuardrailEventHooks.post_call])
         super().__init__(**kwargs)
         name = self.guardrail_name or "ra-principle"
@@ -259,14 +279,23 @@ class PrincipleGuardrail(CustomGuardrail):
             raise UsageError(f"guardrail {name!r}: on_fail must be block, replace or log, got {on_fail!r}")
         if on_fail == "replace" and not (isinstance(fallback, str) and fallback.strip()):
             raise UsageError(f"guardrail {name!r}: on_fail: replace needs a fallback text; set fallback:")
-        if on_error not in ("fail_open", "fail_closed"):
-            raise UsageError(f"guardrail {name!r}: on_error must be fail_open or fail_closed, got {on_error!r}")
+        if old_on_error is not None:
+            warnings.warn(
+                f"guardrail {name!r}: on_error is deprecated; call the setting on_judge_error (same values)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if on_judge_error is not None and on_judge_error != old_on_error:
+                raise UsageError(f"guardrail {name!r}: set on_judge_error only (on_error is its deprecated name)")
+            on_judge_error = old_on_error
         if not isinstance(allow_request_principle, bool):
             raise UsageError(f"guardrail {name!r}: allow_request_principle must be true or false")
         self.threshold = _threshold(name, threshold)
         self.on_fail: OnFail = on_fail
         self.fallback = fallback
-        self.on_error: OnError = on_error
+        self.on_judge_error: OnJudgeError = check_on_judge_error(
+            DEFAULT_ON_JUDGE_ERROR if on_judge_error is None else on_judge_error, f"guardrail {name!r}: on_judge_error"
+        )
         self.allow_request_principle = allow_request_principle
         self._library: dict[str, PrincipleLike] = {}
         self.principle = self._configured_principle(name, principle, principle_id)
@@ -357,7 +386,7 @@ class PrincipleGuardrail(CustomGuardrail):
 
     # --------------------------------------------------------------- judging
 
-    async def _verdict(self, data: Mapping[str, Any], candidates: Sequence[Any]) -> GuardrailVerdict:
+    async def _verdict(self, data: dict[Any, Any], candidates: Sequence[Any]) -> GuardrailVerdict:
         """Judge the candidates; record the verdict; raise the HTTP error that blocks."""
         principle, label, override = await self._principle_for(data)
         base = GuardrailVerdict(
@@ -375,12 +404,14 @@ class PrincipleGuardrail(CustomGuardrail):
             result = await self.judge.ajudge(
                 principle, _prompt_of(data.get("messages")), dict(zip(names, candidates, strict=True))
             )
-        except Exception as exc:  # noqa: BLE001 - every judge failure, whatever its kind, is answered by on_error
+        except Exception as exc:  # every judge failure, whatever its kind, is answered by on_judge_error
             verdict = replace(
-                base, action=self.on_error, error=type(exc).__name__, latency_s=time.perf_counter() - started
+                base, action=self.on_judge_error, error=type(exc).__name__, latency_s=time.perf_counter() - started
             )
             self._record(data, verdict, start_time, detail=str(exc))
-            if self.on_error == "fail_closed":
+            if self.on_judge_error == "raise":
+                raise
+            if self.on_judge_error == "fail_closed":
                 raise HTTPException(
                     status_code=503,
                     detail={
@@ -404,7 +435,7 @@ class PrincipleGuardrail(CustomGuardrail):
         self, base: GuardrailVerdict, result: JudgeResult, names: Sequence[str], latency_s: float
     ) -> GuardrailVerdict:
         scores = tuple(result.unit_score(n) for n in names)
-        passing = [n for n in result.ranking if result.unit_score(n) >= self.threshold]
+        passing = [n for n in result.ranking if accepts(result, n, self.threshold)]
         action: Action
         if passing:
             choice = names.index(passing[0])
@@ -436,7 +467,7 @@ class PrincipleGuardrail(CustomGuardrail):
             "threshold": verdict.threshold,
         }
 
-    def _record(self, data: Mapping[str, Any], verdict: GuardrailVerdict, start_time: float, detail: str = "") -> None:
+    def _record(self, data: dict[Any, Any], verdict: GuardrailVerdict, start_time: float, detail: str = "") -> None:
         """Write the verdict to the proxy's log and to LiteLLM's guardrail logging."""
         record = verdict.to_dict()
         line = "ra guardrail %r: %s, action %s (score %s, threshold %g, principle %r%s)"
@@ -464,8 +495,6 @@ class PrincipleGuardrail(CustomGuardrail):
             status = "guardrail_flagged"
         else:
             status = "success"
-        if not isinstance(data, dict):
-            return
         try:
             self.add_standard_logging_guardrail_information_to_request_data(
                 guardrail_json_response=record,
@@ -501,7 +530,7 @@ class PrincipleGuardrail(CustomGuardrail):
             self._library[principle_id] = _library_principle(principle_id)
         return self._library[principle_id]
 
-    async def _principle_for(self, data: Mapping[str, Any]) -> tuple[PrincipleLike, str, str | None]:
+    async def _principle_for(self, data: dict[Any, Any]) -> tuple[PrincipleLike, str, str | None]:
         """The principle to judge under: the configured one, or the request's when allowed."""
         asked = self._requested_principle(data)
         if asked is None:
@@ -534,7 +563,7 @@ class PrincipleGuardrail(CustomGuardrail):
             ) from None
         return principle, _label(principle), "applied"
 
-    def _requested_principle(self, data: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    def _requested_principle(self, data: dict[Any, Any]) -> tuple[Any, Any] | None:
         """``(text, id)`` the request asked for, or ``None``."""
         text = principle_id = None
         for key in ("metadata", "litellm_metadata"):
@@ -542,7 +571,7 @@ class PrincipleGuardrail(CustomGuardrail):
             if isinstance(meta, Mapping):
                 text = meta.get("ra_principle", text)
                 principle_id = meta.get("ra_principle_id", principle_id)
-        if self._names_itself_with_params(data) and isinstance(data, dict):
+        if self._names_itself_with_params(data):
             extra = self.get_guardrail_dynamic_request_body_params(data)  # premium-gated by LiteLLM
             text = extra.get("principle", text)
             principle_id = extra.get("principle_id", principle_id)
@@ -565,17 +594,13 @@ class PrincipleGuardrail(CustomGuardrail):
 
 
 def _threshold(name: str, value: Any) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        threshold = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(
-            f"guardrail {name!r}: threshold must be a number (a unit score, 0..1), got {value!r}"
-        ) from None
-    if not threshold >= 0 or threshold == float("inf"):
-        raise UsageError(f"guardrail {name!r}: threshold must be a finite number >= 0, got {value!r}")
-    return threshold
+    """A unit score in [0, 1] (:func:`ra_agents.acceptance.check_threshold`), or above 1 to fail everything."""
+    if isinstance(value, str):  # a number a config store kept as text
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value < math.inf:
+        return float(value)
+    return check_threshold(value, f"guardrail {name!r}: threshold")
 
 
 def _principle_value(value: Any) -> PrincipleLike:
@@ -589,26 +614,15 @@ def _principle_value(value: Any) -> PrincipleLike:
     return value
 
 
-def _library_principle(principle_id: str) -> PrincipleLike:
-    """Look ``principle_id`` up in ``ra_agents.principles`` (imported on first use)."""
-    try:
-        library = importlib.import_module("ra_agents.principles")
-    except ImportError as exc:
-        if exc.name != "ra_agents.principles":
-            raise
-        raise UsageError(
-            "principle_id needs the principle library (ra_agents.principles), which this ra-agents "
-            "does not have; give the principle's text as principle: instead"
-        ) from None
-    try:
-        found = library.get(principle_id)
-    except UsageError:
-        raise  # the library's own message names the id and how to list the others
-    except (LookupError, ValueError) as exc:
-        raise UsageError(f"unknown principle_id {principle_id!r} ({exc})") from None
-    if found is None:
-        raise UsageError(f"unknown principle_id {principle_id!r}")
-    return _principle_value(found)
+def _library_principle(principle_id: str) -> Principle:
+    """Look ``principle_id`` up in ``ra_agents.principles`` (imported on first use).
+
+    Raises:
+        UsageError: no such id (the library's message lists close matches).
+    """
+    library = importlib.import_module("ra_agents.principles")
+    found: Principle = library.get(principle_id)
+    return found
 
 
 def _label(principle: PrincipleLike) -> str:
@@ -648,23 +662,9 @@ def _add_headers(response: Any, headers: Mapping[str, str]) -> None:
         existing[key] = f"{existing[key]}, {value}" if key in existing else value
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping) and p.get("type") == "text")
-    return "" if content is None else json.dumps(content, ensure_ascii=False, default=str)
-
-
 def _prompt_of(messages: Any) -> str:
-    """What the judge reads as the prompt: the user's message, or the conversation's end."""
-    if not isinstance(messages, list):
-        return ""
-    turns = [m for m in messages if isinstance(m, Mapping)]
-    if len(turns) == 1:
-        prompt = _text(turns[0].get("content"))
-    else:
-        prompt = "\n\n".join(f"[{m.get('role', '?')}] {_text(m.get('content'))}" for m in turns)
+    """What the judge reads as the prompt: the request's messages as every adapter reads them, their end."""
+    prompt = prompt_text(messages) if messages else ""
     if len(prompt) > _PROMPT_CHARS:
         prompt = "(earlier conversation omitted)\n" + prompt[-_PROMPT_CHARS:]
     return prompt
@@ -675,8 +675,8 @@ def _candidate(message: Any) -> Any:
     tool_calls = getattr(message, "tool_calls", None)
     content = getattr(message, "content", None)
     if tool_calls:
-        return {"content": _text(content), "tool_calls": [_plain(c) for c in tool_calls]}
-    return _text(content)
+        return {"content": content_text(content), "tool_calls": [_plain(c) for c in tool_calls]}
+    return content_text(content)
 
 
 def _plain(value: Any) -> Any:

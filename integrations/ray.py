@@ -1,9 +1,9 @@
 """Distributed batch judging on Ray Data: many workers, many vLLM replicas.
 
 For offline evaluation or RL data filtering over millions of rows, :func:`judge_dataset`
-spreads the judge over a pool of Ray actors (one :class:`~ra_agents.Judge` per actor,
-built once) that reach the model servers through the LiteLLM backend; several server
-URLs become replicas behind LiteLLM's Router::
+spreads the judge over a pool of Ray actors (one judge per actor, built once) that reach
+the model servers through the LiteLLM backend; several server URLs become replicas behind
+LiteLLM's Router::
 
     import ray
     from ra_agents.integrations.ray import judge_dataset
@@ -17,6 +17,11 @@ URLs become replicas behind LiteLLM's Router::
         judge_options={"concurrency": 32},  # requests in flight per actor
     )
     verdicts.write_parquet("verdicts/")
+
+Any other judge works too: ``judge=`` takes a function that builds a
+:class:`ra_agents.Judging` in each actor, e.g. ``judge=functools.partial(ra_agents.Client,
+"http://judge:8080")`` to judge through an ``ra-agents serve`` server (the function is
+pickled to the actors; the judge it builds never is).
 
 From the command line, ``ra-agents judge -i in.jsonl -o out.jsonl --ray [ADDRESS]`` does
 the same for a JSONL file and writes the rows the non-Ray command writes.
@@ -34,7 +39,10 @@ Input columns
     A request is read from a ``request`` column (``request_column``) when the dataset has
     one: a JSON text or a mapping, in the JSONL request format. Otherwise from the columns
     ``principle``, ``prompt``, ``responses``, ``permutations``, ``seed``; other columns are
-    ignored (or copied through with ``keep_columns``). Arrow stores a column of mappings as
+    ignored (or copied through with ``keep_columns``). A prompt may be text or chat
+    messages: it is read by :func:`ra_agents.prompt_text`, as every entry point reads it
+    (messages whose contents differ in type, text here and blocks there, fit Arrow only
+    inside a JSON ``request``). Arrow stores a column of mappings as
     one struct type whose fields are the union of every row's keys, so a ``responses``
     mapping gets ``null`` for the names of other rows: null candidates are dropped (and
     the nulls of a ``principle`` mapping). Columns of one type per row are safest: keep
@@ -42,17 +50,18 @@ Input columns
     when rows differ in shape (Arrow cannot hold a mapping in one row and a list in another).
 
 Output columns (:data:`VERDICT_COLUMNS`)
-    ``ok``, ``error``, ``message``, then the verdict in :meth:`JudgeResult.to_dict` terms:
-    ``names`` (candidates in request order), and ``scores``, ``normalized`` and
-    ``expected_scores`` as lists aligned with ``names`` (a mapping per row would become a
-    union struct, as above), ``ranking``, ``best``, ``reasoning``, ``agreement``,
-    ``pairwise_agreement``, ``ranking_repaired``, ``retries``, ``permutations``,
-    ``prompt_tokens``, ``completion_tokens``, ``latency_s``, ``model``, ``principle``.
-    :func:`row_verdict` turns an output row back into the ``to_dict`` shape.
+    ``ok``; ``verdict``, the whole verdict as JSON text in its one serialisation
+    (:func:`ra_agents.verdict_to_dict`, raw answer texts included), or ``error``, the
+    error as JSON text (:func:`ra_agents.error_to_dict`: its type, message and fields);
+    and, to filter on without parsing, ``names`` (candidates in request order),
+    ``unit_scores`` (aligned with ``names``: what :func:`ra_agents.accepts` compares to a
+    threshold) and ``best``. :func:`row_verdict` and :func:`row_error` read a row back
+    as the :class:`~ra_agents.JudgeResult` or the error, of the same type.
 
 Inside an actor
     ``__call__`` gets a batch of ``batch_size`` rows and runs ``judge.ajudge_batch`` for
-    the whole batch on the actor's one event loop, with ``judge_options["concurrency"]``
+    the whole batch on the actor's one event loop (:func:`ajudge_table`, which runs
+    without Ray too), with ``judge_options["concurrency"]``
     requests in flight (the judge's default, 8, otherwise). Actors mostly wait on the
     servers, so each reserves half a CPU by default (``num_cpus``).
 
@@ -84,14 +93,28 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
-from ra_agents import BackendError, BatchItem, Judge, JudgeRequest, JudgeResult, RAError, UsageError
+from ra_agents import (
+    BackendError,
+    BatchItem,
+    Judge,
+    JudgeRequest,
+    JudgeResult,
+    Judging,
+    RAError,
+    UsageError,
+    error_from_dict,
+    error_to_dict,
+    prompt_text,
+    verdict_from_dict,
+    verdict_to_dict,
+)
 from ra_agents._errors import MissingDependencyError
 from ra_agents._sync import run_sync
 from ra_agents._types import Completion, GenerationSettings, Message, validation_summary
@@ -102,31 +125,21 @@ if TYPE_CHECKING:
 _Table = Any
 """A ``pyarrow.Table`` (pyarrow ships no type information, so it is typed loosely here)."""
 
-__all__ = ["judge_dataset", "row_verdict", "ray_session", "judge_requests_on_ray", "VERDICT_COLUMNS"]
+__all__ = [
+    "judge_dataset",
+    "ajudge_table",
+    "row_verdict",
+    "row_error",
+    "ray_session",
+    "judge_requests_on_ray",
+    "VERDICT_COLUMNS",
+]
 
-VERDICT_COLUMNS: tuple[str, ...] = (
-    "ok",
-    "error",
-    "message",
-    "names",
-    "scores",
-    "ranking",
-    "best",
-    "normalized",
-    "expected_scores",
-    "reasoning",
-    "agreement",
-    "pairwise_agreement",
-    "ranking_repaired",
-    "retries",
-    "permutations",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_s",
-    "model",
-    "principle",
-)
+VERDICT_COLUMNS: tuple[str, ...] = ("ok", "names", "unit_scores", "best", "verdict", "error")
 """The columns :func:`judge_dataset` adds after the id, in order."""
+
+JudgeFactory = Callable[[], Judging]
+"""Builds the judge inside each actor (pickled to the actors, so a function, not a judge)."""
 
 _REQUEST_FIELDS = ("principle", "prompt", "responses", "permutations", "seed")
 _OPTIONAL_FIELDS = ("permutations", "seed")
@@ -173,35 +186,69 @@ class _JudgeActor:
     """A Ray Data callable class: one judge per actor, one ``ajudge_batch`` per batch."""
 
     def __init__(
-        self, spec: _JudgeSpec, id_column: str, request_column: str | None, keep_columns: Sequence[str]
+        self, make_judge: JudgeFactory, id_column: str, request_column: str | None, keep_columns: Sequence[str]
     ) -> None:
-        self.judge = spec.build()
+        self.judge = make_judge()
         self.id_column = id_column
         self.request_column = request_column
         self.keep_columns = tuple(keep_columns)
 
     def __call__(self, batch: _Table) -> _Table:
-        missing = [c for c in (self.id_column, *self.keep_columns) if c not in batch.column_names]
-        if missing:
-            raise UsageError(f"the dataset has no column {missing[0]!r}; its columns are {batch.column_names}")
-        rows = batch.to_pylist()
-        outcomes: list[BatchItem | None] = [None] * len(rows)
-        pending: list[tuple[int, JudgeRequest]] = []
-        for i, row in enumerate(rows):
-            try:
-                pending.append((i, _request_of(row, self.request_column, row.get(self.id_column))))
-            except RAError as exc:
-                outcomes[i] = exc
-            except Exception as exc:  # noqa: BLE001 - an odd value sinks its row, never the batch
-                outcomes[i] = UsageError(f"request {row.get(self.id_column)!r} is unreadable: {exc}")
-        if pending:
-            try:
-                done = run_sync(self.judge.ajudge_batch([req for _, req in pending]), async_name="judge.ajudge_batch")
-            except Exception as exc:  # noqa: BLE001 - rows must come out, as errors
-                done = [BackendError(f"the batch failed unexpectedly: {type(exc).__name__}: {exc}")] * len(pending)
-            for (i, _), item in zip(pending, done, strict=True):
-                outcomes[i] = item
-        return _output_table(batch, self.id_column, self.keep_columns, outcomes)
+        return run_sync(
+            ajudge_table(
+                self.judge,
+                batch,
+                id_column=self.id_column,
+                request_column=self.request_column,
+                keep_columns=self.keep_columns,
+            ),
+            async_name="ajudge_table",
+        )
+
+
+async def ajudge_table(
+    judge: Judging,
+    batch: _Table,
+    *,
+    id_column: str = "id",
+    request_column: str | None = "request",
+    keep_columns: Sequence[str] = (),
+) -> _Table:
+    """Judge the rows of one Arrow table in one ``ajudge_batch``: what every actor of :func:`judge_dataset` runs.
+
+    Args:
+        judge: any :class:`ra_agents.Judging`.
+        batch: a ``pyarrow.Table`` of requests (see the module docs for the columns).
+        id_column, request_column, keep_columns: as for :func:`judge_dataset`.
+
+    Returns:
+        The output table: ``id_column``, :data:`VERDICT_COLUMNS`, ``keep_columns``; one
+        row per input row, in input order.
+
+    Raises:
+        UsageError: the table lacks ``id_column`` or one of ``keep_columns``.
+    """
+    missing = [c for c in (id_column, *keep_columns) if c not in batch.column_names]
+    if missing:
+        raise UsageError(f"the dataset has no column {missing[0]!r}; its columns are {batch.column_names}")
+    rows = batch.to_pylist()
+    outcomes: list[BatchItem | None] = [None] * len(rows)
+    pending: list[tuple[int, JudgeRequest]] = []
+    for i, row in enumerate(rows):
+        try:
+            pending.append((i, _request_of(row, request_column, row.get(id_column))))
+        except RAError as exc:
+            outcomes[i] = exc
+        except Exception as exc:  # noqa: BLE001 - an odd value sinks its row, never the batch
+            outcomes[i] = UsageError(f"request {row.get(id_column)!r} is unreadable: {exc}")
+    if pending:
+        try:
+            done = await judge.ajudge_batch([req for _, req in pending])
+        except Exception as exc:  # noqa: BLE001 - rows must come out, as errors
+            done = [BackendError(f"the batch failed unexpectedly: {type(exc).__name__}: {exc}")] * len(pending)
+        for (i, _), item in zip(pending, done, strict=True):
+            outcomes[i] = item
+    return _output_table(batch, id_column, keep_columns, outcomes)
 
 
 def _request_of(row: Mapping[str, Any], request_column: str | None, rid: Any) -> JudgeRequest:
@@ -220,6 +267,11 @@ def _request_of(row: Mapping[str, Any], request_column: str | None, rid: Any) ->
         data = dict(raw)
     else:
         data = _without_nulls({k: row[k] for k in _REQUEST_FIELDS if k in row})
+    if data.get("prompt") is not None and not isinstance(data["prompt"], str):
+        try:
+            data["prompt"] = prompt_text(_compact(data["prompt"]))
+        except UsageError as exc:
+            raise UsageError(f"request {rid!r} has an unreadable prompt: {exc}") from None
     try:
         return JudgeRequest.model_validate(data)
     except ValidationError as exc:
@@ -258,52 +310,21 @@ def _pyarrow() -> Any:
 
 def _verdict_schema() -> Any:
     pa = _pyarrow()
-    strings, floats = pa.list_(pa.string()), pa.list_(pa.float64())
-    types = {
-        "ok": pa.bool_(),
-        "names": strings,
-        "scores": floats,
-        "ranking": strings,
-        "normalized": floats,
-        "expected_scores": floats,
-        "agreement": pa.float64(),
-        "pairwise_agreement": pa.float64(),
-        "ranking_repaired": pa.bool_(),
-        "retries": pa.int64(),
-        "permutations": pa.int64(),
-        "prompt_tokens": pa.int64(),
-        "completion_tokens": pa.int64(),
-        "latency_s": pa.float64(),
-    }
+    types = {"ok": pa.bool_(), "names": pa.list_(pa.string()), "unit_scores": pa.list_(pa.float64())}
     return pa.schema([(name, types.get(name, pa.string())) for name in VERDICT_COLUMNS])
 
 
 def _columns_of(item: BatchItem | None) -> dict[str, Any]:
     if isinstance(item, JudgeResult):
-        names = list(item.names)
-        expected = item.expected_scores
         return {
             "ok": True,
-            "names": names,
-            "scores": [float(item.scores[n]) for n in names],
-            "ranking": list(item.ranking),
+            "names": list(item.names),
+            "unit_scores": [item.unit_score(n) for n in item.names],
             "best": item.best,
-            "normalized": [float(item.normalized[n]) for n in names],
-            "expected_scores": [expected.get(n) for n in names] if expected else None,
-            "reasoning": item.reasoning,
-            "agreement": item.agreement,
-            "pairwise_agreement": item.pairwise_agreement,
-            "ranking_repaired": item.ranking_repaired,
-            "retries": item.retries,
-            "permutations": len(item.passes),
-            "prompt_tokens": item.usage.prompt_tokens,
-            "completion_tokens": item.usage.completion_tokens,
-            "latency_s": round(item.latency_s, 4),
-            "model": item.model,
-            "principle": item.principle,
+            "verdict": json.dumps(verdict_to_dict(item), ensure_ascii=False),
         }
     error = item if item is not None else BackendError("no outcome was recorded for this row")
-    return {"ok": False, "error": type(error).__name__, "message": str(error)}
+    return {"ok": False, "error": json.dumps(error_to_dict(error), ensure_ascii=False, default=str)}
 
 
 def _output_table(
@@ -316,35 +337,18 @@ def _output_table(
     return table
 
 
-def row_verdict(row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """An output row's verdict in :meth:`JudgeResult.to_dict`'s shape; ``None`` for an error row."""
+def row_verdict(row: Mapping[str, Any]) -> JudgeResult | None:
+    """An output row's verdict (:func:`ra_agents.verdict_from_dict` of its ``verdict``); ``None`` for an error row."""
     if not row.get("ok"):
         return None
-    names = list(row["names"])
-    single = row["permutations"] == 1  # one pass: the scores are the judge's integers
+    return verdict_from_dict(json.loads(row["verdict"]))
 
-    def by_name(values: Sequence[float] | None, integers: bool = False) -> dict[str, Any] | None:
-        if values is None:
-            return None
-        return {n: int(v) if integers and float(v).is_integer() else v for n, v in zip(names, values, strict=True)}
 
-    return {
-        "scores": by_name(row["scores"], integers=single),
-        "ranking": list(row["ranking"]),
-        "best": row["best"],
-        "normalized": by_name(row["normalized"]),
-        "expected_scores": by_name(row["expected_scores"]),
-        "reasoning": row["reasoning"],
-        "agreement": row["agreement"],
-        "pairwise_agreement": row["pairwise_agreement"],
-        "ranking_repaired": row["ranking_repaired"],
-        "retries": row["retries"],
-        "permutations": row["permutations"],
-        "usage": {"prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"]},
-        "latency_s": row["latency_s"],
-        "model": row["model"],
-        "principle": row["principle"],
-    }
+def row_error(row: Mapping[str, Any]) -> RAError | None:
+    """An error row's error, as the same type with the same fields (:func:`ra_agents.error_from_dict`)."""
+    if row.get("ok"):
+        return None
+    return error_from_dict(json.loads(row["error"]))
 
 
 # --------------------------------------------------------------- the public API
@@ -353,7 +357,8 @@ def row_verdict(row: Mapping[str, Any]) -> dict[str, Any] | None:
 def judge_dataset(
     ds: Dataset,
     *,
-    model: str,
+    model: str | None = None,
+    judge: JudgeFactory | None = None,
     api_base: str | Sequence[str] | None = None,
     api_key: str | None = None,
     concurrency: int | tuple[int, int] = 1,
@@ -371,7 +376,11 @@ def judge_dataset(
 
     Args:
         ds: rows holding requests, each with an id.
-        model: a LiteLLM model string, e.g. ``"hosted_vllm/rewardanything"``.
+        model: a LiteLLM model string, e.g. ``"hosted_vllm/rewardanything"``; or, instead,
+        judge: a function that builds the judge in each actor, any
+            :class:`ra_agents.Judging` (``functools.partial(Client, url)`` for a judge
+            server); ``api_base``, ``api_key``, ``judge_options`` and ``backend_options``
+            then do not apply.
         api_base: the server's URL; a list (or comma-separated URLs) makes replicas
             behind LiteLLM's Router.
         api_key: the servers' key, if they want one.
@@ -399,7 +408,21 @@ def judge_dataset(
             collision), found before anything runs.
     """
     ray = _ray()
-    spec = _spec(model, api_base, api_key, judge_options, backend_options)
+    make_judge: JudgeFactory
+    if judge is not None:
+        if model is not None or api_base is not None or api_key is not None or judge_options or backend_options:
+            raise UsageError(
+                "judge= builds the whole judge; give it alone, or model= with api_base, api_key, "
+                "judge_options and backend_options"
+            )
+        if not callable(judge) or isinstance(judge, Judging):
+            raise UsageError(
+                "judge= is a function that builds the judge in each actor (a judge itself is not sent to "
+                "the actors), e.g. functools.partial(ra_agents.Client, 'http://judge:8080')"
+            )
+        make_judge = judge
+    else:
+        make_judge = _spec(model, api_base, api_key, judge_options, backend_options).build
     if isinstance(concurrency, int) and not isinstance(concurrency, bool):
         if concurrency < 1:
             raise UsageError(f"concurrency must be at least 1 actor, got {concurrency}")
@@ -426,7 +449,7 @@ def judge_dataset(
     return ds.map_batches(
         _JudgeActor,
         fn_constructor_kwargs={
-            "spec": spec,
+            "make_judge": make_judge,
             "id_column": id_column,
             "request_column": request_column,
             "keep_columns": keep,
@@ -439,7 +462,7 @@ def judge_dataset(
 
 
 def _spec(
-    model: str,
+    model: str | None,
     api_base: str | Sequence[str] | None,
     api_key: str | None,
     judge_options: Mapping[str, Any] | None,
@@ -449,7 +472,10 @@ def _spec(
     from ra_agents.backends.litellm import LiteLLMBackend
 
     if not isinstance(model, str) or not model:
-        raise UsageError("model= is required: a LiteLLM model string, e.g. 'hosted_vllm/rewardanything'")
+        raise UsageError(
+            "model= is required (a LiteLLM model string, e.g. 'hosted_vllm/rewardanything'), or judge= "
+            "(a function that builds the judge)"
+        )
     bases: str | tuple[str, ...] | None
     if isinstance(api_base, str) and "," in api_base:
         bases = tuple(b.strip() for b in api_base.split(",") if b.strip())
@@ -601,9 +627,9 @@ def judge_requests_on_ray(
 def _cli_line(index: int, request: Any, row: Mapping[str, Any]) -> dict[str, Any]:
     rid = request.get("id") if isinstance(request, dict) else None
     verdict = row_verdict(row)
-    if verdict is None:
-        return {"index": index, "id": rid, "ok": False, "error": row["error"], "message": row["message"]}
-    return {"index": index, "id": rid, "ok": True, **verdict}
+    if verdict is not None:
+        return {"index": index, "id": rid, "ok": True, **verdict.to_dict()}
+    return _error_line(index, rid, row_error(row) or BackendError("the row holds neither a verdict nor an error"))
 
 
 def _error_line(index: int, rid: Any, error: RAError) -> dict[str, Any]:

@@ -34,13 +34,16 @@ Groups are rebuilt from the batch each process sees. TRL keeps a prompt's
 is not a multiple of ``num_generations`` a group can straddle two processes; each part
 is then judged on its own. Keep the batch size a multiple of the group size.
 
-Completions may be texts (standard format) or message lists (conversational format,
-tool calls included); prompts likewise. trl itself is not imported here.
+Prompts may be texts (standard format) or message lists (conversational format): they
+reach the judge as :func:`ra_agents.prompt_text` reads them, the text every ra-agents
+adapter sends for the same conversation. Completions likewise: a text, one assistant
+message (its text), or messages with tool calls (rendered step by step by
+:func:`ra_agents.protocol.render_candidate`). The judge is any :class:`ra_agents.Judging`:
+a local judge, or the HTTP client of a judge server. trl itself is not imported here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,15 +52,17 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack, cast
 from ra_agents import (
     BackendError,
     BatchItem,
-    Judge,
     JudgeRequest,
     JudgeResult,
+    Judging,
     PrincipleLike,
     UsageError,
     VerdictError,
+    prompt_text,
 )
 from ra_agents.principle import principle_text
 from ra_agents.protocol import render_candidate
+from ra_agents.trajectory import content_text, is_message
 
 __all__ = [
     "grpo_reward",
@@ -138,12 +143,12 @@ class RewardOptions(TypedDict, total=False):
     name: str
 
 
-def grpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> RewardFunc:
+def grpo_reward(judge: Judging, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> RewardFunc:
     """A TRL reward function that judges each group of completions in one listwise call.
 
     Args:
-        judge: the judge to call; groups of one batch run concurrently, up to
-            ``judge.concurrency``.
+        judge: the judge to call (any :class:`ra_agents.Judging`); groups of one batch
+            run concurrently, up to the judge's concurrency.
         principle: what to value: text or a :class:`~ra_agents.Principle`.
         **options: see :class:`RewardOptions` (``principle_column``, ``num_generations``,
             ``score``, ``fallback``, ``name``).
@@ -167,7 +172,7 @@ def grpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[Reward
     return cast(RewardFunc, reward)
 
 
-def agrpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> AsyncRewardFunc:
+def agrpo_reward(judge: Judging, principle: PrincipleLike, **options: Unpack[RewardOptions]) -> AsyncRewardFunc:
     """The async form of :func:`grpo_reward` (same arguments, a coroutine function)."""
     plan = _Plan(principle, options)
 
@@ -181,7 +186,7 @@ def agrpo_reward(judge: Judge, principle: PrincipleLike, **options: Unpack[Rewar
 
 
 def grpo_rewards(
-    judge: Judge, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
+    judge: Judging, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
 ) -> list[RewardFunc]:
     """One reward function per principle, so TRL's ``reward_weights`` weigh the principles.
 
@@ -200,7 +205,7 @@ def grpo_rewards(
 
 
 def agrpo_rewards(
-    judge: Judge, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
+    judge: Judging, principles: Mapping[str, PrincipleLike], **options: Unpack[RewardOptions]
 ) -> list[AsyncRewardFunc]:
     """The async form of :func:`grpo_rewards`."""
     return [agrpo_reward(judge, p, **o) for p, o in _per_principle(principles, options)]
@@ -260,7 +265,7 @@ class _Plan:
         requests = [
             JudgeRequest(
                 principle=principles[s.start],
-                prompt=_prompt_text(prompts[s.start]),
+                prompt=prompt_text(prompts[s.start]),
                 responses=[_completion_text(completions[j]) for j in s],
             )
             for s in spans
@@ -315,51 +320,14 @@ class _Plan:
         return result.unit_score(name)
 
 
-def _prompt_text(prompt: Any) -> str:
-    if isinstance(prompt, str):
-        return prompt
-    if _is_messages(prompt):
-        users = [m for m in prompt if m.get("role") == "user"]
-        if len(prompt) == 1 and users:
-            return _text(users[0].get("content"))
-        return "\n\n".join(f"{m.get('role', 'user')}: {_text(m.get('content'))}" for m in prompt)
-    return json.dumps(prompt, ensure_ascii=False, default=str)
-
-
 def _completion_text(completion: Any) -> str:
+    """A completion as the judge reads it: the text of one plain assistant message, else the core's rendering."""
     if isinstance(completion, str):
         return completion
-    if _is_messages(completion):
-        if len(completion) == 1 and completion[0].get("role", "assistant") == "assistant":
-            return _message_text(completion[0])
-        return "\n\n".join(f"[{m.get('role', 'assistant')}] {_message_text(m)}" for m in completion)
-    if isinstance(completion, Mapping):
-        return _message_text(completion)
+    if isinstance(completion, Mapping) and is_message(completion):
+        completion = [completion]
+    if isinstance(completion, Sequence) and len(completion) == 1 and isinstance(completion[0], Mapping):
+        message = completion[0]
+        if message.get("role", "assistant") == "assistant" and not message.get("tool_calls"):
+            return content_text(message.get("content"))
     return render_candidate(completion)
-
-
-def _message_text(message: Mapping[str, Any]) -> str:
-    if message.get("tool_calls"):
-        return render_candidate(dict(message))
-    return _text(message.get("content"))
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # multimodal parts: keep the text parts
-        parts = [p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"]
-        if parts:
-            return "\n".join(parts)
-    return json.dumps(content, ensure_ascii=False, default=str)
-
-
-def _is_messages(value: Any) -> bool:
-    return (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and bool(value)
-        and all(isinstance(m, Mapping) and "role" in m for m in value)
-    )

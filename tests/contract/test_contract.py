@@ -42,6 +42,7 @@ DRIVERS = _load()
 EXPECTED_ADAPTERS = {
     "judge",
     "langgraph.rank_node", "langgraph.plan_rank_node", "langgraph.guard", "langgraph.policy_node", "langgraph.agents",
+    "guardrails.validator", "guardrails.policy_validator", "litellm.guardrail", "trl.reward", "trl.multi_reward", "ray.judge_dataset",
 }
 """Every entry point must have a driver: a new adapter without one fails here."""
 

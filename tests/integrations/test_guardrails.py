@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import pytest
@@ -9,7 +10,7 @@ from guardrails import AsyncGuard, Guard
 from guardrails.errors import ValidationError
 from guardrails.utils.hub_telemetry_utils import HubTelemetry
 
-from ra_agents import BackendUnavailable, Judge, UsageError
+from ra_agents import BackendUnavailable, Judge, UsageError, prompt_text, verdict_from_dict
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.guardrails import VALIDATOR_NAME, PrincipleValidator
 
@@ -91,6 +92,20 @@ def test_reference_is_judged_in_the_same_call_and_can_be_the_fix() -> None:
     # A good output that beats... nothing better: both score 5, the output may rank below.
     tie = validator.validate(SAFE, {"reference": SAFE + " Thanks."})
     assert tie.metadata["raw_score"] == 5 and isinstance(tie.metadata["beats_reference"], bool)
+    verdict = verdict_from_dict(tie.metadata["verdict"])  # the verdict in its one serialisation
+    assert verdict.scores == {"output": 5, "reference": 5} and list(verdict.ranking) == tie.metadata["ranking"]
+
+
+def test_a_conversation_reaches_the_judge_as_prompt_text_reads_it() -> None:
+    judge, backend = _judge()
+    conversation = [
+        {"role": "system", "content": "You are a pharmacy bot."},
+        {"role": "user", "content": [{"type": "text", "text": "Dose?"}]},
+    ]
+    PrincipleValidator(judge, PRINCIPLE, prompt=conversation).validate(SAFE, {})
+    PrincipleValidator(judge, PRINCIPLE).validate(SAFE, {"prompt": conversation})
+    prompts = [json.loads(messages[1]["content"])["prompt"] for messages, _ in backend.calls]
+    assert prompts == [prompt_text(conversation)] * 2 == ["system: You are a pharmacy bot.\nuser: Dose?"] * 2
 
 
 def test_metadata_principle_overrides_and_threshold_applies() -> None:
@@ -102,7 +117,6 @@ def test_metadata_principle_overrides_and_threshold_applies() -> None:
 
 
 def json_principle(backend: ScriptedBackend) -> str:
-    import json
 
     return json.loads(backend.calls[-1][0][1]["content"])["principle"]
 

@@ -32,6 +32,7 @@ from ra_agents import (
     JudgeResult,
     UsageError,
     VerdictError,
+    accepts,
     prompt_text,
     verdict_from_dict,
     verdict_to_dict,
@@ -732,10 +733,10 @@ async def test_best_of_n_on_the_served_model(served, spans):
     state = chunks[-1][1]
     assert len(state["candidates"]) == 2 and all(isinstance(c, str) for c in state["candidates"])
     verdict = state["verdict"]
-    assert len(verdict["scores"]) == 2 and all(1 <= s <= 5 for s in verdict["scores"])
-    assert sorted(verdict["ranking"]) == [0, 1] and verdict["best"] == verdict["ranking"][0]
-    assert verdict["best_score"] == max(verdict["scores"])
-    assert state["answer"] == state["candidates"][verdict["best"]]
+    assert len(verdict["scores"]) == 2 and all(1 <= s <= 5 for s in verdict["scores"].values())
+    assert sorted(verdict["ranking"]) == ["0", "1"] and verdict["best"] == verdict["ranking"][0]
+    assert verdict["scores"][verdict["best"]] == max(verdict["scores"].values())
+    assert state["answer"] == state["candidates"][int(verdict["best"])]
     assert verdict["model"]
     assert [c for mode, c in chunks if mode == "custom"] == [{"ra_verdict": verdict, "node": "rank"}]
     [judge_span] = [s for s in spans.get_finished_spans() if s.attributes.get("gen_ai.provider.name") == "vllm"]
@@ -755,8 +756,8 @@ async def test_guarded_answer_on_the_served_model_routes_by_its_verdict(served):
     expected = decide(verdict, 0, policy)
     assert state["decision"] == expected
     if expected == "accept":
-        assert state["answer"] == state["candidates"][verdict["best"]]
-        assert verdict["best_normalized"] >= 0.75
+        assert state["answer"] == state["candidates"][int(verdict["best"])]
+        assert accepts(verdict_from_dict(verdict), verdict["best"], 0.75)
     else:
         assert state["answer"] == FALLBACK_ANSWER
 
@@ -776,7 +777,7 @@ async def test_a_plan_step_on_the_served_model(served):
 
     plans = [u["plan"]["plans"][0] for u in updates if "plan" in u]
     [ranked] = [u["rank_plans"] for u in updates if "rank_plans" in u]
-    assert len(plans) == 2 and sorted(ranked["verdict"]["ranking"]) == [0, 1]
+    assert len(plans) == 2 and sorted(ranked["verdict"]["ranking"]) == ["0", "1"]
     [winner] = ranked["messages"]
     assert winner in plans  # stream order is completion order, so the verdict's index is not checked here
     if winner.tool_calls:

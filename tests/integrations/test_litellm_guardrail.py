@@ -35,7 +35,7 @@ from litellm.types.utils import (
     StreamingChoices,
 )
 
-from ra_agents import BackendUnavailable, Judge, Principle, UsageError
+from ra_agents import BackendUnavailable, Judge, Principle, UsageError, prompt_text
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.litellm_guardrail import HEADER_PREFIX, PrincipleGuardrail
 from ra_agents.serving import free_port
@@ -177,7 +177,7 @@ async def test_two_guardrails_on_one_response_join_their_header_values() -> None
 
 
 async def test_fail_open_lets_the_response_through_and_says_so() -> None:
-    guard, _ = _guardrail(BackendUnavailable("judge down"), on_error="fail_open")
+    guard, _ = _guardrail(BackendUnavailable("judge down"), on_judge_error="fail_open")
     out = await _post(guard, _response(UNSAFE))
     assert [c.message.content for c in out.choices] == [UNSAFE]
     headers = _headers(out)
@@ -185,6 +185,34 @@ async def test_fail_open_lets_the_response_through_and_says_so() -> None:
     assert headers[HEADER_PREFIX + "verdict"] == "error"
     assert headers[HEADER_PREFIX + "error"] == "BackendUnavailable"
     assert HEADER_PREFIX + "score" not in headers
+
+
+def test_the_earlier_on_error_key_and_spellings_are_still_read() -> None:
+    with pytest.warns(DeprecationWarning, match="on_error is deprecated"):
+        guard, _ = _guardrail(on_error="fail_open")
+    assert guard.on_judge_error == "fail_open"
+    assert _guardrail(on_judge_error="pass")[0].on_judge_error == "fail_open"
+    assert _guardrail()[0].on_judge_error == "fail_closed"
+    with pytest.warns(DeprecationWarning, match="on_error"), pytest.raises(UsageError, match="on_judge_error only"):
+        _guardrail(on_error="fail_open", on_judge_error="fail_closed")
+
+
+async def test_raise_lets_the_judge_error_through() -> None:
+    guard, _ = _guardrail(BackendUnavailable("judge down"), on_judge_error="raise")
+    with pytest.raises(BackendUnavailable, match="judge down"):
+        await _post(guard, _response(SAFE))
+
+
+async def test_the_conversation_reaches_the_judge_as_every_adapter_sends_it() -> None:
+    guard, backend = _guardrail()
+    conversation = [
+        {"role": "system", "content": "Be careful."},
+        {"role": "user", "content": [{"type": "text", "text": "Dose?"}, {"type": "text", "text": "Be brief."}]},
+    ]
+    await _post(guard, _response(SAFE), {"model": "m", "messages": conversation})
+    (messages, _), *_ = backend.calls
+    assert json.loads(messages[1]["content"])["prompt"] == prompt_text(conversation)
+    assert prompt_text(conversation) == "system: Be careful.\nuser: Dose?\n  Be brief."
 
 
 async def test_fail_closed_withholds_the_response_with_a_503() -> None:
@@ -264,8 +292,9 @@ def test_principle_id_from_the_shipped_library() -> None:
         ({"principle": " "}, "empty"),
         ({"on_fail": "mask"}, "on_fail must be block, replace or log"),
         ({"on_fail": "replace"}, "needs a fallback"),
-        ({"on_error": "retry"}, "on_error must be"),
-        ({"threshold": -0.1}, "threshold must be a finite number >= 0"),
+        ({"on_judge_error": "retry"}, "on_judge_error must be one of"),
+        ({"threshold": -0.1}, r"threshold is a unit score in \[0, 1\]"),
+        ({"threshold": float("nan")}, r"threshold is a unit score in \[0, 1\]"),
         ({"threshold": "high"}, "threshold must be a number"),
     ],
 )
@@ -294,7 +323,7 @@ def test_litellm_builds_it_from_config_params(monkeypatch: pytest.MonkeyPatch) -
         "threshold": 0.6,
         "on_fail": "replace",
         "fallback": FALLBACK,
-        "on_error": "fail_open",
+        "on_judge_error": "fail_open",
         "judge_model": "hosted_vllm/judge",
         "judge_api_base": "http://127.0.0.1:9/v1",
         "judge_api_key": "os.environ/RA_TEST_JUDGE_KEY",
@@ -307,9 +336,10 @@ def test_litellm_builds_it_from_config_params(monkeypatch: pytest.MonkeyPatch) -
         )
         guard = next(iter(handler.guardrail_id_to_custom_guardrail.values()))
         assert isinstance(guard, PrincipleGuardrail)
-        assert (guard.guardrail_name, guard.threshold, guard.on_fail, guard.on_error) == (
+        assert (guard.guardrail_name, guard.threshold, guard.on_fail, guard.on_judge_error) == (
             "ra-cfg", 0.6, "replace", "fail_open"
         )  # fmt: skip
+        assert isinstance(guard.judge, Judge)  # built from judge_model
         backend: Any = guard.judge.backend
         assert (backend.model, backend.api_base, backend.api_key) == (
             "hosted_vllm/judge", "http://127.0.0.1:9/v1", "sk-judge"
@@ -395,8 +425,8 @@ _GUARDRAILS: dict[str, dict[str, Any]] = {
     "ra-replace": {"threshold": 1.5, "on_fail": "replace", "fallback": FALLBACK},
     "ra-log": {"threshold": 1.5, "on_fail": "log", "library": True},
     "ra-override": {"threshold": 0, "allow_request_principle": True},
-    "ra-down-open": {"threshold": 0, "on_error": "fail_open", "dead_judge": True},
-    "ra-down-closed": {"threshold": 0, "on_error": "fail_closed", "dead_judge": True},
+    "ra-down-open": {"threshold": 0, "on_judge_error": "fail_open", "dead_judge": True},
+    "ra-down-closed": {"threshold": 0, "on_judge_error": "fail_closed", "dead_judge": True},
 }
 
 
@@ -555,7 +585,7 @@ def test_proxy_returns_the_best_of_several_choices(proxy: Proxy) -> None:
 
 
 @pytest.mark.vllm
-def test_proxy_judge_failures_follow_on_error(proxy: Proxy) -> None:
+def test_proxy_judge_failures_follow_on_judge_error(proxy: Proxy) -> None:
     opened = proxy.chat("ra-down-open")
     assert opened.status_code == 200, opened.text
     assert _verdict(opened)["action"] == "fail_open" and _verdict(opened)["error"] == "BackendUnavailable"

@@ -7,6 +7,7 @@ each id once, each row a verdict or the error that row met, never a dropped row.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ra_agents import Judge, MissingDependencyError, UsageError
+from ra_agents import BackendUnavailable, Client, Judge, MissingDependencyError, UsageError, VerdictError
 from ra_agents._loopback import LoopbackOpenAI
 from ra_agents.backends.scripted import ScriptedBackend, prefer
 from ra_agents.bench.overhead import InstantUpstream, _instant_verdict
@@ -22,8 +23,10 @@ from ra_agents.cli import main
 from ra_agents.integrations.ray import (
     VERDICT_COLUMNS,
     _columns_of,
+    ajudge_table,
     judge_dataset,
     ray_session,
+    row_error,
     row_verdict,
 )
 from ra_agents.serving import free_port
@@ -55,14 +58,42 @@ def _by_id(rows: list[dict[str, Any]], id_column: str = "id") -> dict[Any, dict[
 # ------------------------------------------------------------ without a cluster
 
 
-def test_row_verdict_is_to_dict() -> None:
+def _error_type(row: dict[str, Any]) -> str:
+    return str(json.loads(row["error"])["type"])
+
+
+def test_a_row_reads_back_as_the_verdict_or_the_error() -> None:
     judge = Judge(ScriptedBackend(default=prefer(lambda t: "4" in t)), seed=0)
     for permutations in (1, 3):
         result = judge.judge(PRINCIPLE, "2+2?", {"x": "5", "y": "4", "z": "22"}, permutations=permutations)
         columns = _columns_of(result)
         assert set(columns) <= set(VERDICT_COLUMNS)
-        assert row_verdict(columns) == json.loads(json.dumps(result.to_dict()))
-    assert row_verdict({"ok": False, "error": "UsageError", "message": "m"}) is None
+        assert row_verdict(columns) == result and row_error(columns) is None
+        assert columns["unit_scores"] == [result.unit_score(n) for n in ("x", "y", "z")] and columns["best"] == "y"
+    error = VerdictError("no verdict", raw="garbage", attempts=2)
+    columns = _columns_of(error)
+    assert row_verdict(columns) is None
+    back = row_error(columns)
+    assert isinstance(back, VerdictError) and (str(back), back.raw, back.attempts) == ("no verdict", "garbage", 2)
+
+
+async def test_the_actors_batch_function_reads_message_prompts_without_ray() -> None:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    judge = Judge(ScriptedBackend(default=prefer(lambda t: "4" in t)), seed=0)
+    conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]
+    table = pa.Table.from_pylist(
+        [
+            {"id": 1, "request": json.dumps({"principle": PRINCIPLE, "prompt": conversation, "responses": ["5", "4"]})},
+            {"id": 2, "request": json.dumps({"principle": PRINCIPLE, "prompt": [], "responses": ["5", "4"]})},
+        ]
+    )
+    first, second = (await ajudge_table(judge, table)).to_pylist()
+    verdict = row_verdict(first)
+    assert verdict is not None and verdict.best == "1"
+    again = await judge.ajudge(PRINCIPLE, "system: Be brief.\nuser: 2+2?", ["5", "4"])
+    assert (verdict.scores, verdict.ranking, verdict.passes) == (again.scores, again.ranking, again.passes)
+    assert _error_type(second) == "UsageError" and "empty list" in json.loads(second["error"])["message"]
 
 
 def test_without_ray_the_error_names_the_extra(monkeypatch) -> None:
@@ -82,9 +113,13 @@ def test_bad_arguments_fail_before_anything_runs(ray_cluster) -> None:
     with pytest.raises(UsageError, match="no column 'key'"):
         judge_dataset(ds, model="hosted_vllm/x", id_column="key")
     with pytest.raises(UsageError, match="collide"):
-        judge_dataset(ds, model="hosted_vllm/x", keep_columns=["scores"])
+        judge_dataset(ds, model="hosted_vllm/x", keep_columns=["verdict"])
     with pytest.raises(UsageError, match="model="):
         judge_dataset(ds, model="")
+    with pytest.raises(UsageError, match="builds the whole judge"):
+        judge_dataset(ds, model="hosted_vllm/x", judge=lambda: Judge())
+    with pytest.raises(UsageError, match="a judge itself is not sent"):
+        judge_dataset(ds, judge=Judge(ScriptedBackend()))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------- the instant upstream
@@ -138,15 +173,17 @@ def test_hundreds_of_rows_over_two_actors_and_two_replicas(ray_cluster) -> None:
         row = by_id[i]
         assert list(row) == ["id", *VERDICT_COLUMNS]
         if names is None:
-            assert row["ok"] is False and row["error"] == "UsageError" and row["message"], row
-            assert row["scores"] is None
+            assert row["ok"] is False and _error_type(row) == "UsageError" and str(row_error(row)), row
+            assert row["verdict"] is None and row["unit_scores"] is None
         else:
             assert row["ok"] is True and row["error"] is None, row
             assert row["names"] == names  # the union struct's nulls were not taken for candidates
-            assert sorted(row["ranking"]) == sorted(names) and row["best"] == row["ranking"][0]
-            assert len(row["scores"]) == len(names) and row["permutations"] == (2 if i % 30 == 2 else 1)
+            verdict = row_verdict(row)
+            assert verdict is not None and verdict.names == tuple(names)
+            assert sorted(verdict.ranking) == sorted(names) and row["best"] == verdict.best
+            assert len(row["unit_scores"]) == len(names) and len(verdict.passes) == (2 if i % 30 == 2 else 1)
     assert sum(row["ok"] for row in out) == sum(n is not None for n in expected.values()) > 200
-    assert "prompt" in by_id[3]["message"] and "empty" in by_id[7]["message"]
+    assert "prompt" in str(row_error(by_id[3])) and "empty" in str(row_error(by_id[7]))
     # both replicas served: LiteLLM's Router spread each actor's requests
     assert all(len(r.requests) > 20 for r in replicas), [len(r.requests) for r in replicas]
 
@@ -173,12 +210,13 @@ def test_request_column_json_text_with_broken_rows(ray_cluster, upstream) -> Non
     assert list(out[0]) == ["key", *VERDICT_COLUMNS, "label"]
     assert [by_id[k]["label"] for k in texts] == list(range(len(texts)))
     assert by_id["ok-map"]["names"] == ["x", "y"] and by_id["ok-list"]["names"] == ["0", "1", "2"]
-    assert by_id["ok-list"]["permutations"] == 2 and by_id["ok-principle"]["ok"]
+    listed = row_verdict(by_id["ok-list"])
+    assert listed is not None and len(listed.passes) == 2 and by_id["ok-principle"]["ok"]
     for key in ("not-json", "not-object", "bad-responses", "unknown-key", "no-candidates"):
-        assert by_id[key]["ok"] is False and by_id[key]["error"] == "UsageError", by_id[key]
-    assert "not valid JSON" in by_id["not-json"]["message"]
-    assert "must be a JSON object" in by_id["not-object"]["message"]
-    assert "extra" in by_id["unknown-key"]["message"]
+        assert by_id[key]["ok"] is False and _error_type(by_id[key]) == "UsageError", by_id[key]
+    assert "not valid JSON" in str(row_error(by_id["not-json"]))
+    assert "must be a JSON object" in str(row_error(by_id["not-object"]))
+    assert "extra" in str(row_error(by_id["unknown-key"]))
 
 
 def test_backend_down_gives_error_rows(ray_cluster) -> None:
@@ -191,8 +229,38 @@ def test_backend_down_gives_error_rows(ray_cluster) -> None:
         backend_options={"num_retries": 0, "timeout": 5},
     ).take_all()
     assert sorted(r["id"] for r in out) == list(range(5))
-    assert {r["error"] for r in out} == {"BackendUnavailable"}
-    assert all("cannot reach" in r["message"] for r in out)
+    errors = [row_error(r) for r in out]
+    assert all(isinstance(e, BackendUnavailable) and "cannot reach" in str(e) for e in errors), errors
+
+
+def test_a_judge_server_through_the_client_gives_the_same_rows(ray_cluster, upstream, tmp_path) -> None:
+    from tests.server.test_client import _Server
+
+    rows = [
+        {"id": i, "principle": PRINCIPLE, "prompt": f"What is {i} + {i}?", "responses": [f"{2 * i}", "x", "y"]}
+        for i in range(6)
+    ]
+    rows.append({"id": 99, "principle": PRINCIPLE, "prompt": "q", "responses": []})
+    server = _Server(upstream.api_base, tmp_path / "serve.log")
+    try:
+        server.wait()
+        remote = judge_dataset(
+            ray_cluster.data.from_items(rows), judge=functools.partial(Client, server.url), concurrency=2, batch_size=4
+        ).take_all()
+    finally:
+        server.stop()
+    local = judge_dataset(
+        ray_cluster.data.from_items(rows), model="hosted_vllm/x", api_base=upstream.api_base, batch_size=4
+    ).take_all()
+
+    def summary(row: dict[str, Any]) -> Any:
+        verdict = row_verdict(row)
+        if verdict is None:
+            return _error_type(row)
+        return (row["names"], row["unit_scores"], row["best"], verdict.scores, verdict.ranking)
+
+    assert {r["id"]: summary(r) for r in remote} == {r["id"]: summary(r) for r in local}
+    assert sum(r["ok"] for r in remote) == 6
 
 
 # ------------------------------------------------------------------- the CLI
@@ -273,8 +341,8 @@ def test_real_vllm_through_the_router(ray_cluster, vllm_server) -> None:
     for i in range(6):
         row = by_id[i]
         assert row["ok"] is True, row
-        assert row["names"] == ["0", "1"] and sorted(row["ranking"]) == ["0", "1"]
-        assert all(1 <= s <= 5 for s in row["scores"])
-        assert row["model"] == vllm_server.served_name and row["prompt_tokens"] > 50
-        assert isinstance(row_verdict(row), dict)
-    assert all(by_id[i]["error"] == "UsageError" for i in (100, 101, 102))
+        verdict = row_verdict(row)
+        assert verdict is not None and row["names"] == ["0", "1"] and sorted(verdict.ranking) == ["0", "1"]
+        assert all(1 <= s <= 5 for s in verdict.scores.values())
+        assert verdict.model == vllm_server.served_name and verdict.usage.prompt_tokens > 50
+    assert all(_error_type(by_id[i]) == "UsageError" for i in (100, 101, 102))

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from ra_agents import BackendUnavailable, Completion, Judge, TokenLogprob, UsageError
+from ra_agents import BackendUnavailable, Completion, Judge, TokenLogprob, UsageError, prompt_text
 from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.trl import agrpo_reward, agrpo_rewards, grpo_reward, grpo_rewards
 
@@ -69,7 +69,7 @@ def test_conversational_prompts_and_completions() -> None:
     rewards = reward(prompts=[prompt] * 3, completions=completions)
     assert rewards[:2] == [1.0, 0.0]
     ((sent_prompt, texts),) = _sent(backend)
-    assert sent_prompt == "system: Be brief.\n\nuser: 2+2?"
+    assert sent_prompt == prompt_text(prompt) == "system: Be brief.\nuser: 2+2?"
     assert "five" in texts and "4" in texts
     assert any("calc" in t for t in texts)  # the tool call is rendered for the judge
     assert reward.__name__ == "judge"
