@@ -33,7 +33,10 @@ from ra_agents.backends.scripted import ScriptedBackend, prefer
 
 SYSTEM = "You are a careful maths tutor."
 EXPECTED = "system: You are a careful maths tutor.\nuser: What is 2+2?\n  Answer in one word."
-BLOCKS = [{"type": "text", "text": "What is 2+2?"}, {"type": "text", "text": "Answer in one word."}]
+BLOCKS: list[str | dict[Any, Any]] = [
+    {"type": "text", "text": "What is 2+2?"},
+    {"type": "text", "text": "Answer in one word."},
+]
 
 # ------------------------------------------------------------------ prompt
 
@@ -96,6 +99,7 @@ def test_other_inputs_are_json_and_nothing_is_an_error() -> None:
         q: str
 
     assert prompt_text(Ask("a")) == '{\n  "q": "a"\n}'
+    bad: Any
     for bad in (None, [], {"messages": []}):
         with pytest.raises(UsageError, match="prompt"):
             prompt_text(bad)

@@ -572,7 +572,7 @@ async def test_default_max_candidates_is_64() -> None:
 async def test_bad_prompt_and_permutations() -> None:
     judge = Judge(ScriptedBackend(default=by_text(lambda t: 3)))
     with pytest.raises(UsageError, match="prompt"):
-        await judge.ajudge(PRINCIPLE, None, {"a": "x"})  # type: ignore[arg-type]
+        await judge.ajudge(PRINCIPLE, None, {"a": "x"})
     with pytest.raises(UsageError, match="permutations"):
         await judge.ajudge(PRINCIPLE, PROMPT, {"a": "x"}, permutations=0)
 
