@@ -369,8 +369,9 @@ def trajectory_request(
 
     Args:
         task: what the agents were asked. Text is the prompt as given, and the trajectories
-            are rendered whole. Messages (a trajectory) are rendered as the prompt and left
-            out of every trajectory that begins with them, so the judge reads them once.
+            are rendered whole. Messages (a trajectory) become the prompt through
+            :func:`ra_agents.prompt_text` (as at every other entry point) and are left out of
+            every trajectory that begins with them, so the judge reads them once.
             ``None`` takes the task from the trajectories: the leading system and user
             messages they all share (``system`` messages appear only with ``system=True``).
         trajectories: name -> trajectory, or a list of trajectories (named ``"0"``, ``"1"``...).
@@ -409,10 +410,12 @@ def trajectory_request(
             raise UsageError("task is empty; say what the agents were asked to do")
         return task, {name: render_trajectory(messages, **options) or NO_STEPS for name, messages in named.items()}
 
+    from .prompt import prompt_text  # the one prompt normaliser (it renders message lists with this module)
+
     task_messages = trajectory_messages(task)
-    prompt = render_trajectory(task_messages, **options)
-    if not prompt:
-        raise UsageError("the task's messages render to nothing (only system messages?); pass system=True or text")
+    prompt = prompt_text(task_messages)
+    if not prompt.strip():
+        raise UsageError("the task's messages render to nothing; pass the task as text")
     size = len(task_messages)
     texts = {}
     for name, messages in named.items():

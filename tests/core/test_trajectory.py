@@ -235,7 +235,11 @@ def test_the_judges_default_renderer_renders_trajectories() -> None:
 def test_the_shared_task_is_shown_once_as_the_prompt() -> None:
     lazy = [*RECORDED_RUN[:2], {"role": "assistant", "content": "Probably not."}]
     prompt, texts = trajectory_request(None, {"tools": RECORDED_RUN, "lazy": lazy})
-    assert prompt == "user: Should I pack an umbrella for Paris and Lyon tomorrow?"
+    # the task reads as every prompt does (ra_agents.prompt_text): its system message included
+    assert prompt == (
+        "system: You are a travel assistant. Use the tools.\n"
+        "user: Should I pack an umbrella for Paris and Lyon tomorrow?"
+    )
     assert texts["lazy"] == "assistant: Probably not."
     assert texts["tools"] == RECORDED_TEXT.split("\n", 1)[1]
 
