@@ -4,6 +4,7 @@ ra-agents demo                                  best-of-n demo on the default ju
 ra-agents judge --principle P --prompt Q --response a="..." --response b="..."
 ra-agents judge --input requests.jsonl --output verdicts.jsonl [--ray [ADDRESS]]
 ra-agents sweep --principles A,B -i cases.jsonl compare principles on a set of cases
+ra-agents calibrate -i labels.jsonl [--principle A --principle B]   the judge against labels
 ra-agents vllm prepare | serve                  vLLM's environment and server
 ra-agents bench rm-bench | listwise | cost | overhead
 ra-agents principles list | show ID | search QUERY   the principle library
@@ -109,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     _sweep_arguments(sweep)
     _judge_options(sweep)
     sweep.set_defaults(run=_cmd_sweep)
+
+    from ._calibrate_cli import add_parser as add_calibrate
+
+    add_calibrate(sub, _judge_options)
 
     vllm = sub.add_parser("vllm", help="prepare or run a vLLM server for the judge")
     vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION", required=True)

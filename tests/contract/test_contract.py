@@ -41,6 +41,7 @@ def _load() -> list[d.Driver]:
 DRIVERS = _load()
 EXPECTED_ADAPTERS = {
     "judge",
+    "panel",
     "langgraph.rank_node", "langgraph.plan_rank_node", "langgraph.guard", "langgraph.policy_node", "langgraph.agents",
     "langsmith.evaluator", "langsmith.aevaluator", "langsmith.multi", "langsmith.comparative", "openevals.evaluator", "openevals.aevaluator", "trajectory.evaluator", "trajectory.rank", "lcel.runnable", "lcel.best_of_n",
     "guardrails.validator", "guardrails.policy_validator", "litellm.guardrail", "trl.reward", "trl.multi_reward", "ray.judge_dataset",
