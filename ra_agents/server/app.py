@@ -785,10 +785,15 @@ async def _backend_problem(judge: Judge) -> str | None:
 
 def create_app_from_env() -> FastAPI:
     """The app for uvicorn worker processes: settings from :data:`SETTINGS_ENV`."""
+    import multiprocessing
     import os
+
+    from .._children import exit_with_parent
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = ServerSettings.model_validate_json(raw) if raw else ServerSettings()
+    if (supervisor := multiprocessing.parent_process()) is not None and supervisor.pid is not None:
+        exit_with_parent(supervisor.pid)  # a worker of ra-agents serve --workers N: gone with it, even after SIGKILL
     app = create_app(settings)
     app.state.owns_process = True  # the process is this server's alone: tune its collector
     return app
