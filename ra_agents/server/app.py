@@ -7,8 +7,10 @@ Endpoints (OpenAPI docs at ``/docs``):
   reference ``rewardanything`` server's shapes, so its ``Client`` works unchanged; the
   batch answers in request order with real names. Unlike the reference, an unusable
   verdict is an error status with a message, never empty scores with 200.
-- ``POST /v1/rewards/openrlhf``: OpenRLHF's remote reward model convention; samples of
-  one prompt are judged together (:class:`~ra_agents.server.groups.GroupBuffer`).
+- ``POST /v1/rewards/openrlhf``: OpenRLHF's remote reward model convention; a sample's
+  reward comes from judging its prompt's WHOLE group in one call, or the sample fails
+  (status 408 when its group did not complete in time); with several workers one group
+  owner holds every group (:mod:`ra_agents.server.groups`).
 - ``GET /ready`` (checks the backend), ``GET /metrics`` (Prometheus).
 
 Status codes: 401 bad or missing key; 413 body too large; 422 malformed request or a
@@ -28,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .. import __version__
 from .._errors import (
@@ -58,7 +60,15 @@ from .._wire import (
 )
 from ..judge import Judge
 from ..principle import PrincipleLike, principle_text
-from .groups import GroupBuffer
+from .groups import (
+    GROUP_OWNER_ENV,
+    INCOMPLETE_LIMIT,
+    GroupBuffer,
+    GroupRewards,
+    RemoteGroups,
+    principle_of_label,
+    response_of,
+)
 from .settings import SETTINGS_ENV, ServerSettings
 
 try:
@@ -161,6 +171,24 @@ class _Metrics:
         self.group_depth = Gauge(
             "ra_server_group_buffer_samples", "reward samples waiting for their group", registry=self.registry
         )
+        self.group_size = Histogram(
+            "ra_server_reward_group_size",
+            "size of the judged group, per rewarded sample",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )
+        self.group_wait = Histogram(
+            "ra_server_reward_group_wait_seconds",
+            "time a rewarded sample waited for its group to complete",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+        )
+        self.reward_failures = Counter(
+            "ra_server_reward_failures",
+            "reward samples answered with an error, by reason (incomplete_group, judge_error)",
+            ["reason"],
+            registry=self.registry,
+        )
 
 
 def _status_of(exc: RAError) -> int:
@@ -201,12 +229,16 @@ def _malformed(exc: ValidationError | RequestValidationError) -> str:
     return "malformed request: " + validation_summary(exc, limit=8)
 
 
-def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = None) -> FastAPI:
+def create_app(
+    settings: ServerSettings | None = None, *, judge: Judge | None = None, group_owner: str | None = None
+) -> FastAPI:
     """Build the application.
 
     Args:
         settings: limits, keys and the judge's backend (defaults when ``None``).
         judge: the judge to serve; ``None`` builds it from ``settings`` at start-up.
+        group_owner: the Unix socket of the process that holds every reward group (several
+            workers); ``None`` holds them in this process.
     """
     settings = settings or ServerSettings()
     metrics = _Metrics()
@@ -221,11 +253,10 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
     async def judge_group(principle: str, prompt: str, responses: dict[str, str]) -> JudgeResult:
         return await _judge(principle, prompt, responses)
 
-    groups = GroupBuffer(
-        judge_group,
-        group_size=settings.group_size,
-        wait_s=settings.group_wait_s,
-        on_depth=metrics.group_depth.set,
+    groups: GroupRewards = (
+        RemoteGroups(group_owner)
+        if group_owner
+        else GroupBuffer(judge_group, group_size=settings.group_size, wait_s=settings.group_wait_s)
     )
 
     @asynccontextmanager
@@ -492,9 +523,19 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
 
     @app.post("/v1/rewards/openrlhf", response_model=OpenRLHFResponse, tags=["rl"])
     async def openrlhf(request: Request) -> OpenRLHFResponse:
-        """OpenRLHF's remote reward: each sample judged within its prompt's group, one call per group."""
-        body = _validated(OpenRLHFRequest, await _json_body(request))
+        """OpenRLHF's remote reward: each sample judged within its prompt's WHOLE group, one call per group.
+
+        A sample waits until its group is complete: ``group_size`` samples (the body's
+        ``group_size``, else the server's) of the same ``group_ids`` entry when the body gives
+        one, else of the same principle and prompt. A group incomplete after ``group_wait_s``
+        fails its samples (408, a LimitError naming the group and the counts); a failed judge
+        call fails its samples with the judge's error. ``extra_logs`` carries each sample's
+        ``judge_score``, ``group_size`` and ``group_wait_s``.
+        """
+        body = _validated(_RewardRequest, await _json_body(request))
         n = len(body.query)
+        if body.group_ids is not None and len(body.group_ids) != n:
+            raise UsageError(f"'group_ids' has {len(body.group_ids)} items but 'query' has {n}; send one per query")
         if body.prompts is not None and len(body.prompts) != n:
             raise UsageError(f"'prompts' has {len(body.prompts)} items but 'query' has {n}; send one prompt per query")
         if body.labels is not None and len(body.labels) != n:
@@ -503,12 +544,12 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
             raise LimitError(
                 f"{n} samples, more than max_batch={settings.max_batch}", limit="max_batch", value=settings.max_batch
             )
-        samples: list[tuple[str, str, str]] = []
+        samples: list[tuple[str, str, str, str | None]] = []
         for i, query in enumerate(body.query):
             prompt = body.prompts[i] if body.prompts is not None else ""
-            response = query[len(prompt) :] if prompt and query.startswith(prompt) else query
+            response = response_of(query, prompt)
             principle = (
-                _principle_of(body.labels[i] if body.labels is not None else None)
+                principle_of_label(body.labels[i] if body.labels is not None else None)
                 or body.principle
                 or settings.default_principle
             )
@@ -518,16 +559,36 @@ def create_app(settings: ServerSettings | None = None, *, judge: Judge | None = 
                     "'principle', or start the server with a default principle".replace("{i}", str(i))
                 )
             check_limits(principle, prompt, [response])
-            samples.append((principle, prompt, response))
-        async with slot():
-            futures = [groups.add(*sample) for sample in samples]  # only once every sample is valid
-            rewards = await asyncio.gather(*futures)
+            samples.append((principle, prompt, response, body.group_ids[i] if body.group_ids is not None else None))
+        async with slot():  # samples join their groups only once every sample is valid
+            metrics.group_depth.inc(n)
+            try:
+                outcomes = await asyncio.gather(
+                    *(groups.reward(p, q, r, group=g, size=body.group_size) for p, q, r, g in samples),
+                    return_exceptions=True,
+                )
+            finally:
+                metrics.group_depth.dec(n)
+        rewards = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                incomplete = isinstance(outcome, LimitError) and outcome.limit == INCOMPLETE_LIMIT
+                reason = "incomplete_group" if incomplete else "judge_error"
+                metrics.reward_failures.labels(reason).inc()
+                continue
+            metrics.group_size.observe(outcome.group_size)
+            metrics.group_wait.observe(outcome.wait_s)
+            rewards.append(outcome)
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failure is not None:
+            raise failure
         return OpenRLHFResponse(
             rewards=[r.reward for r in rewards],
             scores=[r.reward for r in rewards],
             extra_logs={
                 "judge_score": [r.score for r in rewards],
                 "group_size": [float(r.group_size) for r in rewards],
+                "group_wait_s": [r.wait_s for r in rewards],
             },
         )
 
@@ -589,16 +650,11 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(_YOUNG_GENERATION, older, oldest)
 
 
-def _principle_of(label: Any) -> str | None:
-    """A principle carried by an OpenRLHF label: ``{"principle": ...}`` or that object as JSON text."""
-    if isinstance(label, str) and label.lstrip().startswith("{"):
-        try:
-            label = json.loads(label)
-        except ValueError:
-            return None
-    if isinstance(label, dict) and isinstance(label.get("principle"), str) and label["principle"].strip():
-        return str(label["principle"])
-    return None
+class _RewardRequest(OpenRLHFRequest):
+    """OpenRLHF's request, plus what a trainer that knows its groups may send."""
+
+    group_ids: list[str | None] | None = Field(None, description="each sample's group id (default: its prompt's)")
+    group_size: int | None = Field(None, ge=1, le=256, description="samples per group (default: the server's)")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -794,6 +850,39 @@ def create_app_from_env() -> FastAPI:
     settings = ServerSettings.model_validate_json(raw) if raw else ServerSettings()
     if (supervisor := multiprocessing.parent_process()) is not None and supervisor.pid is not None:
         exit_with_parent(supervisor.pid)  # a worker of ra-agents serve --workers N: gone with it, even after SIGKILL
-    app = create_app(settings)
+    owner = os.environ.get(GROUP_OWNER_ENV) or None
+    if owner is None:
+        check_whole_groups(settings)
+    app = create_app(settings, group_owner=owner)
     app.state.owns_process = True  # the process is this server's alone: tune its collector
     return app
+
+
+def check_whole_groups(settings: ServerSettings) -> None:
+    """Refuse a deployment where reward groups would be split between processes.
+
+    Each worker holding its own groups would judge fragments. ``ra-agents serve`` gives
+    several workers one group owner; an app started by another supervisor (``uvicorn
+    --workers N``) as one of several processes has none.
+
+    Raises:
+        UsageError: several worker processes and no group owner.
+    """
+    import multiprocessing
+
+    if settings.workers > 1 or multiprocessing.parent_process() is not None:
+        raise UsageError(
+            "this server runs as one of several worker processes without a group owner, so the samples of one "
+            "prompt would be judged in fragments; start it with 'ra-agents serve --workers N' (one process holds "
+            f"every reward group), or run one worker; {GROUP_OWNER_ENV} names the owner's socket"
+        )
+
+
+async def group_owner_buffer(settings: ServerSettings) -> GroupBuffer:
+    """The group owner's buffer: every reward group of a multi-worker server, judged by its own judge."""
+    judge = await asyncio.to_thread(build_judge, settings)
+
+    async def judge_group(principle: str, prompt: str, responses: dict[str, str]) -> JudgeResult:
+        return await judge.ajudge(principle, prompt, responses)
+
+    return GroupBuffer(judge_group, group_size=settings.group_size, wait_s=settings.group_wait_s)

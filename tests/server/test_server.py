@@ -308,7 +308,8 @@ def test_openrlhf_groups_interleaved_concurrent_samples(server: str, upstream: U
     assert upstream.calls - before == 3  # one judge call per prompt group
 
 
-def test_openrlhf_group_that_never_fills_is_judged_after_the_wait(server: str, upstream: Upstream) -> None:
+def test_openrlhf_group_that_never_fills_fails_after_the_wait(server: str, upstream: Upstream) -> None:
+    """Never a reward from part of a group: 2 of 3 samples after the wait are an explicit error."""
     before = upstream.calls
     started = time.monotonic()
     r = httpx.post(
@@ -316,9 +317,10 @@ def test_openrlhf_group_that_never_fills_is_judged_after_the_wait(server: str, u
         json={"query": ["Q: good one", "Q: bad one"], "prompts": ["Q: ", "Q: "], "principle": "good wins"},
         timeout=30,
     )
-    assert r.status_code == 200, r.text
-    assert r.json()["rewards"] == [1.0, 0.0] and r.json()["extra_logs"]["group_size"] == [2.0, 2.0]
-    assert time.monotonic() - started >= 1.4 and upstream.calls - before == 1
+    assert r.status_code == 408, r.text
+    error = r.json()["error"]
+    assert error["type"] == "LimitError" and error["limit"] == "group_wait_s" and "2 of 3 samples" in error["message"]
+    assert time.monotonic() - started >= 1.4 and upstream.calls == before
 
 
 def test_openrlhf_without_a_principle_is_a_clear_error(server: str) -> None:
