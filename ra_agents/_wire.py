@@ -5,91 +5,91 @@ with these models; the client (``ra_agents.client``) turns answers back into the
 library's own :class:`~ra_agents.JudgeResult` and error types, so code written against
 the library works unchanged against a server.
 
+A verdict travels as :func:`ra_agents.verdict_to_dict` writes it (read back with
+:func:`ra_agents.verdict_from_dict`), an error as :func:`ra_agents.error_to_dict` writes it
+(rebuilt with :func:`ra_agents.error_from_dict`): one shape for the library, the wire and
+the cache.
+
 Native API:
 
-- ``POST /v1/judge``: a :class:`~ra_agents.JudgeRequest` -> :class:`VerdictOut`.
-- ``POST /v1/judge/batch``: :class:`BatchIn` -> :class:`BatchOut` (one item per request,
-  in request order; each a verdict or an :class:`ErrorOut`).
-- Errors: ``{"error": {"type", "message", "limit", "value"}}`` with a 4xx/5xx status.
+- ``POST /v1/judge``: a :class:`~ra_agents.JudgeRequest` -> a verdict (:data:`VERDICT_SCHEMA`).
+- ``POST /v1/judge/batch``: ``{"requests": [...]}`` -> :class:`BatchOut` (one item per
+  request, in request order; each a verdict or an error).
+- Errors: ``{"error": {"type", "message", ...}}`` with a 4xx/5xx status; beside the message
+  the error's fields (a verdict error's ``raw``, ``finish_reason`` and ``attempts``, a limit
+  error's ``limit``, ``value`` and ``status``, a backend error's ``status`` and ``body``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ._errors import (
-    BackendError,
-    BackendTimeout,
-    BackendUnavailable,
-    ContextLengthError,
-    RAError,
-    UsageError,
-    VerdictError,
-)
-from ._types import JudgeRequest, JudgeResult, PassVerdict, Usage
+from ._types import JudgeResult, _verdict_adapter, verdict_json_schema
 
 __all__ = [
-    "PassOut",
-    "VerdictOut",
+    "VERDICT_SCHEMA",
+    "verdict_json",
     "ErrorOut",
     "ErrorBody",
-    "BatchIn",
     "BatchItemOut",
     "BatchOut",
     "RARequest",
     "RAResponse",
     "OpenRLHFRequest",
     "OpenRLHFResponse",
-    "result_to_wire",
-    "result_from_wire",
-    "error_to_wire",
-    "error_from_wire",
 ]
 
 
-class PassOut(BaseModel):
-    """One judging pass, in real names."""
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` written in place, so it can sit anywhere in an OpenAPI document."""
+    defs = schema.get("$defs", {})
 
-    order: list[str]
-    scores: dict[str, int]
-    ranking: list[str]
-    reasoning: str = ""
-    repaired: bool = False
-    expected_scores: dict[str, float] | None = None
-    attempts: int = 1
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
-class VerdictOut(BaseModel):
-    """Everything a :class:`~ra_agents.JudgeResult` holds (raw answer texts aside)."""
+VERDICT_SCHEMA: dict[str, Any] = _inlined(verdict_json_schema())
+"""The JSON schema of a verdict on the wire (:func:`ra_agents.verdict_to_dict`), self-contained."""
 
-    names: list[str]
-    scores: dict[str, float]
-    ranking: list[str]
-    best: str
-    normalized: dict[str, float]
-    expected_scores: dict[str, float] | None = None
-    reasoning: str = ""
-    agreement: float | None = None
-    pairwise_agreement: float | None = None
-    ranking_repaired: bool = False
-    retries: int = 0
-    usage: dict[str, int] = Field(default_factory=dict)
-    latency_s: float = 0.0
-    model: str = ""
-    scale: tuple[int, int] = (1, 5)
-    principle: str = ""
-    passes: list[PassOut] = Field(default_factory=list)
+
+def verdict_json(result: JudgeResult) -> bytes:
+    """:func:`ra_agents.verdict_to_dict` (raw texts included) as JSON bytes, for the server's answers.
+
+    The same data, written by pydantic's serialiser in one go: a few times cheaper than
+    ``json.dumps(verdict_to_dict(result))`` on the server's hot path.
+    """
+    return b'{"best":' + json.dumps(result.best).encode() + b"," + _verdict_adapter().dump_json(result)[1:]
+
+
+VerdictData = Annotated[dict[str, Any], WithJsonSchema(VERDICT_SCHEMA)]
+"""A verdict as :func:`ra_agents.verdict_to_dict` writes it."""
 
 
 class ErrorOut(BaseModel):
-    """A typed error: ``type`` is the library's error class name."""
+    """A typed error, as :func:`ra_agents.error_to_dict` writes it.
+
+    ``type`` is the library's error class name; the error's own fields (``raw``,
+    ``finish_reason``, ``attempts``, ``limit``, ``value``, ``status``, ``body`` ...) sit beside
+    ``message``.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     type: str
     message: str
-    limit: str | None = None
-    value: int | None = None
 
 
 class ErrorBody(BaseModel):
@@ -98,21 +98,13 @@ class ErrorBody(BaseModel):
     error: ErrorOut
 
 
-class BatchIn(BaseModel):
-    """Many judging requests; each is validated on its own, so one bad item sinks nothing."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    requests: list[Any]
-
-
 class BatchItemOut(BaseModel):
     """One batch entry: ``ok`` with a verdict, or not ``ok`` with an error."""
 
     index: int
     id: str | int | None = None
     ok: bool
-    verdict: VerdictOut | None = None
+    verdict: VerdictData | None = None
     error: ErrorOut | None = None
 
 
@@ -158,115 +150,3 @@ class OpenRLHFResponse(BaseModel):
     rewards: list[float]
     scores: list[float]
     extra_logs: dict[str, list[float]] = Field(default_factory=dict)
-
-
-def result_to_wire(result: JudgeResult) -> VerdictOut:
-    """A :class:`JudgeResult` as its wire model."""
-    return VerdictOut(
-        names=list(result.names),
-        scores=dict(result.scores),
-        ranking=list(result.ranking),
-        best=result.best,
-        normalized=dict(result.normalized),
-        expected_scores=dict(result.expected_scores) if result.expected_scores else None,
-        reasoning=result.reasoning,
-        agreement=result.agreement,
-        pairwise_agreement=result.pairwise_agreement,
-        ranking_repaired=result.ranking_repaired,
-        retries=result.retries,
-        usage={"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens},
-        latency_s=result.latency_s,
-        model=result.model,
-        scale=result.scale,
-        principle=result.principle,
-        passes=[
-            PassOut(
-                order=list(p.order),
-                scores=dict(p.scores),
-                ranking=list(p.ranking),
-                reasoning=p.reasoning,
-                repaired=p.repaired,
-                expected_scores=dict(p.expected_scores) if p.expected_scores else None,
-                attempts=p.attempts,
-            )
-            for p in result.passes
-        ],
-    )
-
-
-def result_from_wire(data: VerdictOut | dict[str, Any]) -> JudgeResult:
-    """The :class:`JudgeResult` a wire verdict describes."""
-    v = data if isinstance(data, VerdictOut) else VerdictOut.model_validate(data)
-    return JudgeResult(
-        names=tuple(v.names),
-        scores=v.scores,
-        ranking=tuple(v.ranking),
-        normalized=v.normalized,
-        reasoning=v.reasoning,
-        passes=tuple(
-            PassVerdict(
-                order=tuple(p.order),
-                scores=p.scores,
-                ranking=tuple(p.ranking),
-                reasoning=p.reasoning,
-                repaired=p.repaired,
-                expected_scores=p.expected_scores,
-                attempts=p.attempts,
-            )
-            for p in v.passes
-        ),
-        expected_scores=v.expected_scores,
-        agreement=v.agreement,
-        pairwise_agreement=v.pairwise_agreement,
-        ranking_repaired=v.ranking_repaired,
-        retries=v.retries,
-        usage=Usage(v.usage.get("prompt_tokens", 0), v.usage.get("completion_tokens", 0)),
-        latency_s=v.latency_s,
-        model=v.model,
-        scale=(int(v.scale[0]), int(v.scale[1])),
-        principle=v.principle,
-    )
-
-
-_ERROR_TYPES: dict[str, type[RAError]] = {
-    cls.__name__: cls
-    for cls in (RAError, UsageError, BackendError, BackendUnavailable, BackendTimeout, ContextLengthError, VerdictError)
-}
-
-ErrorType = Literal[
-    "RAError",
-    "UsageError",
-    "BackendError",
-    "BackendUnavailable",
-    "BackendTimeout",
-    "ContextLengthError",
-    "VerdictError",
-]
-
-
-def error_to_wire(exc: RAError) -> ErrorOut:
-    """A library error as its wire model (with the ``limit`` and ``value`` a server limit error carries)."""
-    name = type(exc).__name__ if type(exc).__name__ in _ERROR_TYPES else _nearest(exc)
-    return ErrorOut(type=name, message=str(exc), limit=getattr(exc, "limit", None), value=getattr(exc, "value", None))
-
-
-def _nearest(exc: RAError) -> str:
-    for cls in type(exc).__mro__:
-        if cls.__name__ in _ERROR_TYPES:
-            return cls.__name__
-    return "RAError"
-
-
-def error_from_wire(error: ErrorOut | dict[str, Any], status: int | None = None) -> RAError:
-    """The library error a wire error describes (``UsageError`` for any unknown 4xx type)."""
-    e = error if isinstance(error, ErrorOut) else ErrorOut.model_validate(error)
-    cls = _ERROR_TYPES.get(e.type)
-    if cls is None:
-        cls = UsageError if status is not None and 400 <= status < 500 else BackendError
-    if cls is VerdictError:
-        return VerdictError(e.message)
-    return cls(e.message)
-
-
-# Re-exported for the server's and client's type hints.
-JudgeIn = JudgeRequest

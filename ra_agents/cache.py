@@ -11,10 +11,14 @@ backend call.
   names, or in another order, hit the same entry.
 * The stored value speaks of candidates by text (a digest per text, in text order), never
   by name; a hit is mapped back onto this request's names. Equal texts are matched in
-  request order, so the mapping is deterministic and equal scores stay equal.
-* Values are a versioned, schema-checked JSON payload, checked again against the request
-  on every read: a corrupted or mismatching entry is a miss (then overwritten), never a
-  wrong verdict. A store that fails is a miss too (logged), never a failed judgement.
+  request order, so the mapping is deterministic and equal scores stay equal. Each pass's
+  reasoning is stored as the judge wrote it, in masked names, and a hit reads it in this
+  request's names.
+* Values are a versioned, schema-checked JSON payload holding the verdict in the library's
+  one serialisation (:func:`~ra_agents.verdict_to_dict`, candidates named by their place
+  in text order), checked again against the request on every read: a corrupted or
+  mismatching entry is a miss (then overwritten), never a wrong verdict. A store that
+  fails is a miss too (logged), never a failed judgement.
 * Sampled verdicts (``temperature > 0``) are cached only with ``cache_sampled=True``.
 
 Stores are anything with ``get(key)`` and ``set(key, value)`` (:class:`VerdictStore`), small
@@ -39,14 +43,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from . import protocol
 from ._aggregate import normalize
-from ._errors import MissingDependencyError, UsageError
-from ._types import JudgeResult, PassVerdict, Usage
+from ._errors import MissingDependencyError, UsageError, VerdictError
+from ._types import JudgeResult, PassVerdict, Usage, verdict_to_dict
 
 if TYPE_CHECKING:
     from .judge import Judge
@@ -54,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["VerdictStore", "BaseCache", "MemoryCache", "DiskCache", "open_store", "cache_key", "cache_stats"]
 
 FORMAT: Final = "ra-agents.verdict"
-VERSION: Final = 1
+VERSION: Final = 2
 """Version of the key and of the stored payload; raising it turns every old entry into a miss."""
 
 _log = logging.getLogger("ra_agents.cache")
@@ -289,147 +295,158 @@ def _slots(texts: Sequence[str]) -> list[int]:
 # --------------------------------------------------------------------- payload
 
 
-class _StoredPass(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    order: list[int]
-    scores: list[int]
-    ranking: list[int]
-    reasoning: str
-    repaired: bool
-    expected: list[float] | None
-    raw: str
-    attempts: int = Field(ge=1)
-
-
 class _Stored(BaseModel):
-    """The stored verdict; every candidate is an index into ``candidates`` (digests in text order)."""
+    """The stored verdict: :func:`~ra_agents.verdict_to_dict`'s shape (``best`` aside), by slot.
+
+    Slot ``"i"`` names the i-th candidate in text order, whose text digest is
+    ``candidates[i]``. Each pass's reasoning is in the masked names the judge saw
+    (``model-1`` is that pass's ``order[0]``); the verdict's own reasoning is left empty,
+    since it is the passes' joined, and so are its steering flags, found again from the texts.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     format: Literal["ra-agents.verdict"]
-    version: Literal[1]
+    version: Literal[2]
     key: str
     candidates: list[str]
-    scores: list[int | float]
-    expected: list[float] | None
-    ranking: list[int]
-    reasoning: str
-    agreement: float | None
-    pairwise_agreement: float | None
-    ranking_repaired: bool
-    model: str
-    scale: tuple[int, int]
-    principle: str
-    passes: list[_StoredPass] = Field(min_length=1)
+    verdict: JudgeResult
 
 
 def _problem(entry: _Stored, *, key: str, digests: list[str], scale: tuple[int, int], principle: str) -> str | None:
     """Why ``entry`` is not a verdict on this request, or ``None`` when it is."""
-    n = len(digests)
-    everyone = list(range(n))
+    v = entry.verdict
+    slots = [str(i) for i in range(len(digests))]
     low, high = scale
+
+    def covers(names: Sequence[str] | Mapping[str, Any]) -> bool:
+        return len(names) == len(slots) and set(names) == set(slots)
+
+    def fits(table: Mapping[str, float] | None) -> bool:
+        return table is None or (covers(table) and all(low <= s <= high for s in table.values()))
+
     if entry.key != key or entry.candidates != digests:
         return "another request's entry"
-    if entry.scale != scale or entry.principle != principle:
+    if v.scale != scale or v.principle != principle:
         return "another scale or principle"
-    if len(entry.scores) != n or sorted(entry.ranking) != everyone:
+    if list(v.names) != slots or not all(covers(t) for t in (v.scores, v.normalized, v.ranking)):
         return "scores or ranking do not cover the candidates"
-    if not all(low <= s <= high for s in entry.scores):
+    if not fits(v.scores):
         return "a score is off the scale"
-    if entry.expected is not None and (len(entry.expected) != n or not all(low <= s <= high for s in entry.expected)):
+    if not fits(v.expected_scores):
         return "expected scores do not fit"
-    for share in (entry.agreement, entry.pairwise_agreement):
+    for share in (v.agreement, v.pairwise_agreement):
         if share is not None and not 0.0 <= share <= 1.0:
             return "an agreement is not a share"
-    for p in entry.passes:
-        if sorted(p.order) != everyone or sorted(p.ranking) != everyone or len(p.scores) != n:
+    if not v.passes:
+        return "no passes"
+    for p in v.passes:
+        if not (covers(p.order) and covers(p.ranking) and covers(p.scores)) or p.attempts < 1:
             return "a pass does not cover the candidates"
-        if not all(low <= s <= high for s in p.scores):
+        if not fits(p.scores):
             return "a pass score is off the scale"
-        if p.expected is not None and (len(p.expected) != n or not all(low <= s <= high for s in p.expected)):
+        if not fits(p.expected_scores):
             return "a pass's expected scores do not fit"
     return None
 
 
-def _encode(result: JudgeResult, key: str, texts: Sequence[str]) -> bytes:
-    names = result.names
-    order = _slots(texts)
-    slot_of = {names[i]: slot for slot, i in enumerate(order)}
-    by_slot = [names[i] for i in order]
+def _table(table: Mapping[str, float] | None, old_of: Mapping[str, str]) -> dict[str, float] | None:
+    return None if not table else {new: table[old] for new, old in old_of.items()}
 
-    def expected(table: Mapping[str, float] | None) -> list[float] | None:
-        return None if not table else [float(table[n]) for n in by_slot]
 
-    entry = _Stored(
-        format=FORMAT,
-        version=VERSION,
-        key=key,
-        candidates=[_digest(texts[i]) for i in order],
-        scores=[result.scores[n] for n in by_slot],
-        expected=expected(result.expected_scores),
-        ranking=[slot_of[n] for n in result.ranking],
-        reasoning=result.reasoning,
-        agreement=result.agreement,
-        pairwise_agreement=result.pairwise_agreement,
-        ranking_repaired=result.ranking_repaired,
-        model=result.model,
-        scale=result.scale,
-        principle=result.principle,
-        passes=[
-            _StoredPass(
-                order=[slot_of[n] for n in p.order],
-                scores=[int(p.scores[n]) for n in by_slot],
-                ranking=[slot_of[n] for n in p.ranking],
-                reasoning=p.reasoning,
-                repaired=p.repaired,
-                expected=expected(p.expected_scores),
-                raw=p.raw,
-                attempts=p.attempts,
-            )
-            for p in result.passes
-        ],
+def _renamed(result: JudgeResult, old_of: Mapping[str, str], passes: tuple[PassVerdict, ...]) -> JudgeResult:
+    """``result`` under new names (``old_of``: new name -> old name, in the new order), with ``passes``."""
+    new_of = {old: new for new, old in old_of.items()}
+    return replace(
+        result,
+        names=tuple(old_of),
+        scores=_table(result.scores, old_of) or {},
+        ranking=tuple(new_of[n] for n in result.ranking),
+        normalized=_table(result.normalized, old_of) or {},
+        expected_scores=_table(result.expected_scores, old_of),
+        passes=passes,
     )
-    return entry.model_dump_json().encode("utf-8")
+
+
+def _renamed_pass(p: PassVerdict, old_of: Mapping[str, str], reasoning: str) -> PassVerdict:
+    new_of = {old: new for new, old in old_of.items()}
+    return replace(
+        p,
+        order=tuple(new_of[n] for n in p.order),
+        scores={new: p.scores[old] for new, old in old_of.items()},
+        ranking=tuple(new_of[n] for n in p.ranking),
+        expected_scores=_table(p.expected_scores, old_of),
+        reasoning=reasoning,
+    )
+
+
+def _masked_reasoning(p: PassVerdict, scale: tuple[int, int]) -> str | None:
+    """A pass's reasoning in the masked names the judge wrote (read again from its raw answer).
+
+    ``None`` when the raw answer does not give back exactly the pass's reasoning.
+    """
+    if not p.reasoning:
+        return ""
+    masked = protocol.masked_names(len(p.order))
+    try:
+        found = protocol.parse_verdict(p.raw, masked, scale=scale).reasoning
+    except VerdictError:
+        return None
+    return found if protocol.unmask(found, dict(zip(masked, p.order, strict=True))) == p.reasoning else None
+
+
+def _encode(result: JudgeResult, key: str, texts: Sequence[str]) -> bytes | None:
+    """The stored form of ``result``; ``None`` when its reasoning cannot be stored name-free."""
+    order = _slots(texts)
+    old_of = {str(slot): result.names[i] for slot, i in enumerate(order)}  # slot -> name, in slot order
+    passes = []
+    for p in result.passes:
+        reasoning = _masked_reasoning(p, result.scale)
+        if reasoning is None:
+            return None
+        passes.append(_renamed_pass(p, old_of, reasoning))
+    # flags follow from the texts alone: the judge finds them again on a hit
+    verdict = verdict_to_dict(replace(_renamed(result, old_of, tuple(passes)), reasoning="", flags={}))
+    del verdict["best"]  # the ranking's first; a verdict field only on the wire
+    entry = {
+        "format": FORMAT,
+        "version": VERSION,
+        "key": key,
+        "candidates": [_digest(texts[i]) for i in order],
+        "verdict": verdict,
+    }
+    return json.dumps(entry, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass")
 
 
 def _decode(entry: _Stored, names: Sequence[str], texts: Sequence[str], latency_s: float) -> JudgeResult:
-    by_slot = [names[i] for i in _slots(texts)]
+    stored = entry.verdict
+    slot_of_index = _inverse(_slots(texts))
+    old_of = {name: str(slot_of_index[i]) for i, name in enumerate(names)}  # name -> slot, in request order
+    name_of = {slot: name for name, slot in old_of.items()}
 
-    def table(values: Sequence[float] | None) -> dict[str, float] | None:
-        return None if values is None else dict(zip(by_slot, values, strict=True))
+    def reasoning(p: PassVerdict) -> str:
+        real_of = dict(zip(protocol.masked_names(len(p.order)), (name_of[s] for s in p.order), strict=True))
+        return protocol.unmask(p.reasoning, real_of)
 
-    scores = dict(zip(by_slot, entry.scores, strict=True))
-    return JudgeResult(
-        names=tuple(names),
-        scores={n: scores[n] for n in names},
-        ranking=tuple(by_slot[s] for s in entry.ranking),
-        normalized={n: normalize(scores[n], entry.scale) for n in names},
-        reasoning=entry.reasoning,
-        passes=tuple(
-            PassVerdict(
-                order=tuple(by_slot[s] for s in p.order),
-                scores=dict(zip(by_slot, p.scores, strict=True)),
-                ranking=tuple(by_slot[s] for s in p.ranking),
-                reasoning=p.reasoning,
-                repaired=p.repaired,
-                expected_scores=table(p.expected),
-                raw=p.raw,
-                attempts=p.attempts,
-            )
-            for p in entry.passes
-        ),
-        expected_scores=table(entry.expected),
-        agreement=entry.agreement,
-        pairwise_agreement=entry.pairwise_agreement,
-        ranking_repaired=entry.ranking_repaired,
+    passes = tuple(_renamed_pass(p, old_of, reasoning(p)) for p in stored.passes)
+    result = _renamed(stored, old_of, passes)
+    return replace(
+        result,
+        normalized={n: normalize(result.scores[n], stored.scale) for n in names},
+        reasoning="\n\n".join(p.reasoning for p in passes if p.reasoning),
         retries=0,  # this call asked nothing
         usage=Usage(),
         latency_s=latency_s,
-        model=entry.model,
-        scale=entry.scale,
-        principle=entry.principle,
+        flags={},  # the judge sets this request's
     )
+
+
+def _inverse(order: Sequence[int]) -> list[int]:
+    """``slot_of[i]``: the slot of request index ``i``, for ``order`` (request indices in slot order)."""
+    slot_of = [0] * len(order)
+    for slot, i in enumerate(order):
+        slot_of[i] = slot
+    return slot_of
 
 
 # ---------------------------------------------------------------------- lookup
@@ -489,7 +506,14 @@ class VerdictLookup:
     async def save(self, result: JudgeResult) -> None:
         """Store ``result`` under this request's key (a failure is logged, never raised)."""
         try:
-            await _call(self.store, self.store.set, self.key, _encode(result, self.key, self.texts))
+            value = _encode(result, self.key, self.texts)
+            if value is None:
+                _log.info(
+                    "verdict cache: not storing %s (its reasoning does not read back from the raw answer)",
+                    self.key[:12],
+                )
+                return
+            await _call(self.store, self.store.set, self.key, value)
         except Exception as exc:  # noqa: BLE001 - a failing cache must not fail the judgement
             _log.warning("verdict cache: set failed (%s: %s)", type(exc).__name__, exc)
             _count(self.store, "error")

@@ -1,9 +1,15 @@
 """A client of the judge server (``ra-agents serve``) that answers like the library.
 
-:class:`AsyncClient` and :class:`Client` mirror :class:`~ra_agents.Judge`: ``judge`` returns
-a :class:`~ra_agents.JudgeResult`, ``judge_batch`` a list of results and errors in request
-order, and failures raise the library's own errors, so code written against a local
-``Judge`` runs unchanged against a server.
+:class:`AsyncClient` and :class:`Client` both implement :class:`~ra_agents.Judging`, like
+:class:`~ra_agents.Judge`: ``judge``/``ajudge`` return a :class:`~ra_agents.JudgeResult`,
+``judge_batch``/``ajudge_batch`` a list of results and errors in request order,
+``judge_many``/``ajudge_many`` a :class:`~ra_agents.MultiResult`, and failures raise the
+library's own errors with their fields (a :class:`~ra_agents.VerdictError`'s ``raw``, a
+:class:`~ra_agents.LimitError`'s ``limit`` and ``value``), so code written against a local
+``Judge`` runs unchanged against a server. Principles go as :meth:`Principle.to_dict
+<ra_agents.Principle.to_dict>`, prompts as :func:`~ra_agents.prompt_text` reads them, and
+structured candidates as the text a local judge would read of them, so a request gets the
+same verdict and the same cache key on either side.
 
 >>> from ra_agents import Client
 >>> with Client("http://127.0.0.1:8080", api_key="...") as client:  # doctest: +SKIP
@@ -27,11 +33,10 @@ Install with ``pip install 'ra-agents[client]'``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -47,11 +52,16 @@ from ._errors import (
     RAError,
     UsageError,
     VerdictError,
+    error_from_dict,
 )
 from ._sync import _portal_loop, run_sync
-from ._types import JudgeRequest, JudgeResult
-from ._wire import BatchOut, ErrorBody, OpenRLHFResponse, VerdictOut, error_from_wire, result_from_wire
+from ._types import JudgeRequest, JudgeResult, verdict_from_dict
+from ._wire import BatchOut, ErrorBody, OpenRLHFResponse
 from .judge import BatchItem
+from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
+from .principle import Principle, PrincipleLike
+from .prompt import PromptLike, prompt_text
+from .protocol import render_candidate
 
 try:
     import httpx
@@ -69,6 +79,7 @@ _SNIPPET = 200
 """Characters of an unexpected body quoted in error messages."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 class _TransientError(Exception):
@@ -83,42 +94,51 @@ class _TransientError(Exception):
 # --------------------------------------------------------------- request bodies
 
 
-def _jsonable(value: Any) -> Any:
-    """``json.dumps``'s fallback for candidates: models, dataclasses and chat messages as JSON.
+def _is_json(value: Any) -> bool:
+    """Whether ``value`` is plain JSON data (which reads the same after a round trip)."""
+    if value is None or isinstance(value, str | int | float):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
 
-    Mirrors how the judge renders a candidate, so a server reads what a local judge would.
+
+def _candidate(value: Any) -> Any:
+    """A candidate as sent: plain JSON as it is, anything else as the text a local judge reads.
+
+    The server's judge renders JSON data exactly as a local one would; chat message objects,
+    pydantic models, dataclasses and the like do not survive JSON as themselves, so they go as
+    :func:`~ra_agents.protocol.render_candidate`'s text of them.
     """
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "content") and hasattr(value, "tool_calls"):
-        return {"content": value.content, "tool_calls": list(value.tool_calls or [])}
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
-def _encode(body: Any) -> bytes:
-    try:
-        return json.dumps(body, ensure_ascii=False, default=_jsonable).encode()
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"the request cannot be sent as JSON ({exc}); pass strings or JSON-ready candidates") from None
+    return value if _is_json(value) else render_candidate(value)
 
 
 def _responses_body(responses: Any) -> Any:
     """Candidates as JSON: a mapping stays a mapping, any other sequence becomes a list."""
     if isinstance(responses, Mapping):
-        return dict(responses)
+        return {name: _candidate(value) for name, value in responses.items()}
     if isinstance(responses, Sequence) and not isinstance(responses, str | bytes | bytearray):
-        return list(responses)
+        return [_candidate(value) for value in responses]
     return responses  # the server explains what is wrong with it
 
 
+def _encode(body: Any) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, default=str).encode()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the request cannot be sent as JSON ({exc}); pass strings or JSON-ready candidates") from None
+
+
 def _judge_body(
-    principle: str, prompt: str, responses: Any, permutations: int | None, seed: int | None
+    principle: PrincipleLike, prompt: PromptLike, responses: Any, permutations: int | None, seed: int | None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"principle": principle, "prompt": prompt, "responses": _responses_body(responses)}
+    body: dict[str, Any] = {
+        "principle": principle.to_dict() if isinstance(principle, Principle) else principle,
+        "prompt": prompt_text(prompt),
+        "responses": _responses_body(responses),
+    }
     if permutations is not None:
         body["permutations"] = permutations
     if seed is not None:
@@ -127,11 +147,17 @@ def _judge_body(
 
 
 def _batch_item_body(request: Any) -> Any:
-    if isinstance(request, JudgeRequest):
-        return request.model_dump(mode="json", exclude_none=True)
     if isinstance(request, Mapping):
-        return dict(request)
-    return request  # the server answers this item with its error; the others still run
+        try:
+            request = JudgeRequest.model_validate(request)
+        except ValidationError:
+            return dict(request)  # the server answers this item with its error; the others still run
+    if not isinstance(request, JudgeRequest):
+        return request
+    body = _judge_body(request.principle, request.prompt, request.responses, request.permutations, request.seed)
+    if request.id is not None:
+        body["id"] = request.id
+    return body
 
 
 # ------------------------------------------------------------- response bodies
@@ -159,11 +185,12 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _wire_error(response: httpx.Response) -> RAError | None:
-    """The typed error an error body names, or None when the body is not ours."""
+    """The typed error an error body names, with its fields, or None when the body is not ours."""
     try:
-        return error_from_wire(ErrorBody.model_validate_json(response.content).error, response.status_code)
+        error = ErrorBody.model_validate_json(response.content).error
     except (ValidationError, ValueError):
         return None
+    return error_from_dict(error.model_dump(), status=response.status_code)
 
 
 def _failure(response: httpx.Response, *, key_sent: bool) -> RAError | _TransientError:
@@ -194,17 +221,25 @@ def _failure(response: httpx.Response, *, key_sent: bool) -> RAError | _Transien
             message = str(typed) if typed is not None else f"{where} answered {status}: {_snippet(text)}"
             cls = {503: BackendUnavailable, 504: BackendTimeout}.get(status, BackendError)
             error = cls(message)
-        error.status, error.body = status, text
+        _fill(error, status, text)
         return _TransientError(error, _retry_after(response))
     if typed is not None:
         if isinstance(typed, BackendError):
-            typed.status, typed.body = status, text
+            _fill(typed, status, text)
         return typed
     if 300 <= status < 400:
         location = response.headers.get("location", "elsewhere")
         return UsageError(f"{where} was redirected ({status}) to {location}; point base_url at the final address")
     hint = "; is base_url the judge server's root (e.g. http://host:8080)?" if status in (404, 405) else ""
     return UsageError(f"{where} answered {status}: {_snippet(text)}{hint}")
+
+
+def _fill(error: BackendError, status: int, text: str) -> None:
+    """The answer's status and text on a backend error whose body did not carry its own."""
+    if error.status is None:
+        error.status = status
+    if error.body is None:
+        error.body = text
 
 
 def _decode(response: httpx.Response, *, key_sent: bool) -> Any:
@@ -222,15 +257,25 @@ def _decode(response: httpx.Response, *, key_sent: bool) -> Any:
         ) from None
 
 
-def _shaped(model: type[_Model], data: Any, status: int = 200) -> _Model:
+def _shaped(model: type[_Model], data: Any) -> _Model:
+    return _read(model.__name__, model.model_validate, data)
+
+
+def _verdict(data: Any) -> JudgeResult:
+    """The verdict an answer holds (:func:`~ra_agents.verdict_from_dict`)."""
+    return _read("verdict", verdict_from_dict, data if isinstance(data, Mapping) else {"answer": data})
+
+
+def _read(what: str, reader: Callable[[Any], _T], data: Any) -> _T:
     try:
-        return model.model_validate(data)
+        return reader(data)
     except ValidationError as exc:
+        body = json.dumps(data, default=str)
         raise BackendError(
-            f"the judge server's answer is not a {model.__name__} ({exc.error_count()} problems); "
-            f"is base_url an ra-agents server of a compatible version? body: {_snippet(json.dumps(data))!r}",
-            status=status,
-            body=json.dumps(data)[:_SNIPPET],
+            f"the judge server's answer is not a {what} ({exc.error_count()} problems); "
+            f"is base_url an ra-agents server of a compatible version? body: {_snippet(body)!r}",
+            status=200,
+            body=body[:_SNIPPET],
         ) from None
 
 
@@ -241,9 +286,9 @@ def _batch_items(data: Any, expected: int) -> list[BatchItem]:
         if not 0 <= item.index < expected:
             raise BackendError(f"the batch answer names request {item.index}, but {expected} were sent")
         if item.ok and item.verdict is not None:
-            items[item.index] = result_from_wire(item.verdict)
+            items[item.index] = _verdict(item.verdict)
         elif item.error is not None:
-            items[item.index] = error_from_wire(item.error)
+            items[item.index] = error_from_dict(item.error.model_dump())
         else:
             items[item.index] = BackendError(f"request {item.index} of the batch came back without verdict or error")
     missing = [i for i, item in enumerate(items) if item is None]
@@ -253,6 +298,14 @@ def _batch_items(data: Any, expected: int) -> list[BatchItem]:
 
 
 # ----------------------------------------------------------------------- clients
+
+
+async def _on_portal(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Await ``coro`` run on the sync portal's loop, where a :class:`Client`'s pool lives.
+
+    Cancelling the awaiting task cancels ``coro`` too.
+    """
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, _portal_loop()))
 
 
 class AsyncClient:
@@ -267,6 +320,9 @@ class AsyncClient:
         headers: extra headers sent with every request.
 
     Use as ``async with AsyncClient(...) as client:``, or call :meth:`aclose` when done.
+    Its connection pool belongs to the event loop that uses it; the sync methods (``judge``
+    ...) go through a :class:`Client` of the same settings, made on first use, whose pool
+    lives on the library's sync portal.
     """
 
     def __init__(
@@ -300,6 +356,14 @@ class AsyncClient:
             raise UsageError(f"base_url {base_url!r} is not a valid URL ({exc})") from None
         self._closed = False
         self._backoff = wait_exponential(multiplier=0.5, max=8) + wait_random(0, 0.5)
+        self._options: dict[str, Any] = {
+            "api_key": api_key,
+            "timeout": timeout,
+            "retries": retries,
+            "transport": transport,
+            "headers": headers,
+        }
+        self._sync: Client | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, retries={self.retries}, timeout={self.timeout})"
@@ -308,8 +372,8 @@ class AsyncClient:
 
     async def ajudge(
         self,
-        principle: str,
-        prompt: str,
+        principle: PrincipleLike,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         permutations: int | None = None,
@@ -318,10 +382,13 @@ class AsyncClient:
         """Judge candidate ``responses`` to ``prompt`` under ``principle`` on the server.
 
         Args:
-            principle: what to value, in natural language.
-            prompt: the prompt the candidates answer.
+            principle: what to value: text, or a :class:`~ra_agents.Principle` (sent as its
+                :meth:`~ra_agents.Principle.to_dict`; the server renders it as a local judge would).
+            prompt: the prompt the candidates answer: text, or chat messages, content blocks,
+                a prompt value or a state, read by :func:`ra_agents.prompt_text` before sending.
             responses: name -> candidate, or a list of candidates (named ``"0"``, ``"1"``...).
-                Candidates are strings or JSON-ready items (dicts, chat messages, pydantic models).
+                Candidates are strings, JSON data (sent as they are) or structured items (chat
+                messages, pydantic models, dataclasses: sent as the text a local judge reads).
             permutations: passes over shuffled orders (the server's judge default when ``None``).
             seed: seed of the shuffles, for reproducible verdicts.
 
@@ -334,7 +401,19 @@ class AsyncClient:
             VerdictError: the model gave no usable verdict.
         """
         data = await self._call("POST", "/v1/judge", _judge_body(principle, prompt, responses, permutations, seed))
-        return result_from_wire(_shaped(VerdictOut, data))
+        return _verdict(data)
+
+    def judge(
+        self,
+        principle: PrincipleLike,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """Synchronous :meth:`ajudge` (through the sync portal; see the class docs)."""
+        return self._sync_client().judge(principle, prompt, responses, permutations=permutations, seed=seed)
 
     async def ajudge_batch(
         self,
@@ -368,6 +447,53 @@ class AsyncClient:
             for index, item in enumerate(items):
                 on_result(index, item)
         return items
+
+    def judge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """Synchronous :meth:`ajudge_batch` (through the sync portal; see the class docs)."""
+        return self._sync_client().judge_batch(requests, concurrency=concurrency, on_result=on_result)
+
+    async def ajudge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """Judge the candidates under several principles and combine the verdicts by weight.
+
+        The same as :meth:`Judge.ajudge_many <ra_agents.Judge.ajudge_many>` (one server call
+        per principle, concurrently, or one call under the folded principle with
+        ``mode="fold"``).
+        """
+        return await ajudge_many(
+            self, principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+        )
+
+    def judge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """Synchronous :meth:`ajudge_many` (through the sync portal; see the class docs)."""
+        return self._sync_client().judge_many(
+            principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+        )
 
     async def arewards(
         self,
@@ -412,6 +538,8 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         self._closed = True
+        if self._sync is not None:
+            self._sync.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -435,6 +563,13 @@ class AsyncClient:
     def _check_open(self) -> None:
         if self._closed:
             raise UsageError(f"this client of {self.base_url} is closed; create a new one")
+
+    def _sync_client(self) -> Client:
+        """The :class:`Client` the sync methods use (its pool lives on the sync portal's loop)."""
+        self._check_open()
+        if self._sync is None:
+            self._sync = Client(self.base_url, **self._options)
+        return self._sync
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -495,8 +630,8 @@ class Client:
 
     Takes the same arguments as :class:`AsyncClient`. Its connection pool lives on one
     background loop (see :func:`ra_agents._sync.run_sync`), so calls reuse connections.
-    Inside a running event loop use :class:`AsyncClient` instead; calling these methods
-    there raises :class:`~ra_agents.UsageError`.
+    Inside a running event loop the sync methods raise :class:`~ra_agents.UsageError`; await
+    the async ones (``ajudge`` ...) instead, which run on that same background loop.
     """
 
     def __init__(
@@ -521,10 +656,22 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.base_url!r}, retries={self._async.retries}, timeout={self._async.timeout})"
 
+    async def ajudge(
+        self,
+        principle: PrincipleLike,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> JudgeResult:
+        """:meth:`AsyncClient.ajudge`, on the loop this client's pool lives on."""
+        return await _on_portal(self._async.ajudge(principle, prompt, responses, permutations=permutations, seed=seed))
+
     def judge(
         self,
-        principle: str,
-        prompt: str,
+        principle: PrincipleLike,
+        prompt: PromptLike,
         responses: Mapping[str, Any] | Sequence[Any],
         *,
         permutations: int | None = None,
@@ -533,8 +680,18 @@ class Client:
         """Synchronous :meth:`AsyncClient.ajudge`."""
         return run_sync(
             self._async.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
-            async_name="AsyncClient.ajudge",
+            async_name="client.ajudge",
         )
+
+    async def ajudge_batch(
+        self,
+        requests: Iterable[JudgeRequest | Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        on_result: Callable[[int, BatchItem], None] | None = None,
+    ) -> list[BatchItem]:
+        """:meth:`AsyncClient.ajudge_batch`, on the loop this client's pool lives on."""
+        return await _on_portal(self._async.ajudge_batch(requests, concurrency=concurrency, on_result=on_result))
 
     def judge_batch(
         self,
@@ -546,7 +703,44 @@ class Client:
         """Synchronous :meth:`AsyncClient.ajudge_batch`."""
         return run_sync(
             self._async.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
-            async_name="AsyncClient.ajudge_batch",
+            async_name="client.ajudge_batch",
+        )
+
+    async def ajudge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """:meth:`AsyncClient.ajudge_many`, on the loop this client's pool lives on."""
+        return await _on_portal(
+            self._async.ajudge_many(
+                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+            )
+        )
+
+    def judge_many(
+        self,
+        principles: PrincipleSet,
+        prompt: PromptLike,
+        responses: Mapping[str, Any] | Sequence[Any],
+        *,
+        weights: Mapping[str, float] | None = None,
+        mode: MultiMode = "separate",
+        permutations: int | None = None,
+        seed: int | None = None,
+    ) -> MultiResult:
+        """Synchronous :meth:`AsyncClient.ajudge_many`."""
+        return run_sync(
+            self._async.ajudge_many(
+                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
+            ),
+            async_name="client.ajudge_many",
         )
 
     def rewards(

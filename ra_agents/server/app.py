@@ -38,25 +38,23 @@ from .._errors import (
     BackendTimeout,
     BackendUnavailable,
     ContextLengthError,
+    LimitError,
     MissingDependencyError,
     RAError,
     UsageError,
     VerdictError,
+    error_to_dict,
 )
 from .._telemetry import tracing_enabled
-from .._types import JudgeRequest, JudgeResult, validation_summary
+from .._types import JudgeRequest, JudgeResult, validation_summary, verdict_to_dict
 from .._wire import (
-    BatchItemOut,
+    VERDICT_SCHEMA,
     BatchOut,
-    ErrorBody,
-    ErrorOut,
     OpenRLHFRequest,
     OpenRLHFResponse,
     RARequest,
     RAResponse,
-    VerdictOut,
-    error_to_wire,
-    result_to_wire,
+    verdict_json,
 )
 from ..judge import Judge
 from ..principle import PrincipleLike, principle_text
@@ -92,14 +90,8 @@ PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth
 """Paths answered without an API key (liveness, readiness, metrics, the API docs); every other needs one."""
 
 
-class LimitError(UsageError):
-    """A request exceeds one of the server's limits."""
-
-    def __init__(self, message: str, *, limit: str, value: int, status: int = 422) -> None:
-        super().__init__(message)
-        self.limit = limit
-        self.value = value
-        self.status = status
+MAX_ERROR_TEXT = 16_000
+"""Characters of an error's long texts (a verdict error's ``raw``, a backend error's ``body``) sent back."""
 
 
 _KEY_ENV = {"hosted_vllm": "HOSTED_VLLM_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -207,14 +199,29 @@ def _status_of(exc: RAError) -> int:
     return 502
 
 
+def _error_data(exc: RAError) -> dict[str, Any]:
+    """:func:`~ra_agents.error_to_dict`, long texts cut to :data:`MAX_ERROR_TEXT` (their head and tail)."""
+    data = error_to_dict(exc)
+    for name in ("raw", "body"):
+        text = data.get(name)
+        if isinstance(text, str) and len(text) > MAX_ERROR_TEXT:
+            half = MAX_ERROR_TEXT // 2
+            data[name] = f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+    return data
+
+
 def _error_response(exc: RAError, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = ErrorBody(error=error_to_wire(exc))
-    return JSONResponse(body.model_dump(), status_code=_status_of(exc), headers=dict(headers or {}))
+    return JSONResponse({"error": _error_data(exc)}, status_code=_status_of(exc), headers=dict(headers or {}))
 
 
 def _json(model: BaseModel) -> Response:
     """``model`` as the JSON response, serialised by pydantic as FastAPI would (aliases kept)."""
     return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+
+
+def _json_data(data: Any) -> Response:
+    """JSON-ready ``data`` (a verdict, a batch) as the JSON response."""
+    return Response(json.dumps(data, allow_nan=False), media_type="application/json")
 
 
 def _validated(model: type[_M], raw: Any) -> _M:
@@ -380,7 +387,8 @@ def create_app(
 
     @app.post(
         "/v1/judge",
-        response_model=VerdictOut,
+        response_model=None,
+        responses={200: {"description": "The verdict", "content": {"application/json": {"schema": VERDICT_SCHEMA}}}},
         tags=["native"],
         openapi_extra={"requestBody": {"content": {"application/json": {"schema": JudgeRequest.model_json_schema()}}}},
     )
@@ -396,10 +404,10 @@ def create_app(
                 permutations=body.permutations,
                 seed=body.seed,
             )
-        return _json(result_to_wire(result))  # already a valid VerdictOut: no second validation
+        return Response(verdict_json(result), media_type="application/json")
 
     @app.post("/v1/judge/batch", response_model=BatchOut, tags=["native"])
-    async def judge_batch(request: Request) -> BatchOut:
+    async def judge_batch(request: Request) -> Response:
         """Judge many requests; results in request order, each a verdict or a typed error."""
         raw = await _json_body(request)
         items = raw.get("requests") if isinstance(raw, dict) else raw
@@ -407,10 +415,11 @@ def create_app(
             raise UsageError('the batch body must be {"requests": [...]} or a JSON array of requests')
         check_batch(items)
         async with slot():
-            return BatchOut(results=await _batch(items))
+            return _json_data({"results": await _batch(items)})
 
-    async def _batch(items: list[Any]) -> list[BatchItemOut]:
-        out: list[BatchItemOut | None] = [None] * len(items)
+    async def _batch(items: list[Any]) -> list[dict[str, Any]]:
+        """One :class:`~ra_agents._wire.BatchItemOut` as JSON data per request, in request order."""
+        out: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, JudgeRequest]] = []
         for index, raw in enumerate(items):
             try:
@@ -423,15 +432,15 @@ def create_app(
             if isinstance(result, JudgeResult):
                 if result.retries:
                     metrics.retries.inc(result.retries)
-                out[index] = BatchItemOut(index=index, id=req.id, ok=True, verdict=result_to_wire(result))
+                out[index] = {"index": index, "id": req.id, "ok": True, "verdict": verdict_to_dict(result)}
             else:
                 out[index] = _item_error(index, req.id, result)
         return [item for item in out if item is not None]
 
-    def _item_error(index: int, rid: Any, exc: RAError) -> BatchItemOut:
+    def _item_error(index: int, rid: Any, exc: RAError) -> dict[str, Any]:
         if isinstance(exc, VerdictError):
             metrics.verdict_failures.inc()
-        return BatchItemOut(index=index, id=rid, ok=False, error=error_to_wire(exc))
+        return {"index": index, "id": rid, "ok": False, "error": _error_data(exc)}
 
     # ------------------------------------------------- RewardAnything compatible
 
@@ -509,7 +518,7 @@ def create_app(
                         {
                             "thoughts": "",
                             "results": {"scores": {}, "best-to-worst": []},
-                            "error": error_to_wire(o).model_dump(),
+                            "error": _error_data(o),
                         }
                     )
             return body
@@ -802,9 +811,7 @@ def _replay(body: bytes, receive: Any) -> Any:
 
 
 _UNAUTHORIZED = JSONResponse(
-    ErrorBody(
-        error=ErrorOut(type="UsageError", message="missing or wrong API key; send 'Authorization: Bearer <key>'")
-    ).model_dump(),
+    {"error": error_to_dict(UsageError("missing or wrong API key; send 'Authorization: Bearer <key>'"))},
     status_code=401,
     headers={"WWW-Authenticate": "Bearer"},
 )

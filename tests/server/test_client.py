@@ -31,13 +31,20 @@ from ra_agents import (
     BackendTimeout,
     BackendUnavailable,
     Client,
+    Judge,
     JudgeRequest,
     JudgeResult,
+    LimitError,
+    MultiResult,
+    PassVerdict,
+    Principle,
     Usage,
     UsageError,
     VerdictError,
+    verdict_to_dict,
 )
 from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
+from ra_agents.server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINCIPLE = "Prefer answers that are good."
@@ -48,10 +55,20 @@ KEYS = ("k1", "k2")
 # ------------------------------------------------------------------ fixtures
 
 
+SEEN: list[list[dict[str, Any]]] = []
+"""The messages of every upstream call, in arrival order."""
+
+NO_VERDICT = "Answer with no verdict."
+"""A prompt the upstream answers with no usable verdict."""
+
+
 def _prefer_good(body: dict[str, Any]) -> Reply:
-    shown = json.loads(body["messages"][1]["content"])["responses"]
-    scores = {name: 5 if "good" in text else 1 for name, text in shown.items()}
-    ranking = sorted(shown, key=lambda name: -scores[name])
+    SEEN.append(body["messages"])
+    shown = json.loads(body["messages"][1]["content"])
+    if shown["prompt"] == NO_VERDICT:
+        return chat_completion("I cannot decide.", finish="length")
+    scores = {name: 5 if "good" in text else 1 for name, text in shown["responses"].items()}
+    ranking = sorted(scores, key=lambda name: -scores[name])
     return chat_completion(json.dumps({"scores": scores, "best-to-worst": ranking}))
 
 
@@ -75,7 +92,7 @@ class _Server:
         with log.open("wb") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
-    def wait(self, limit_s: float = 60.0) -> None:
+    def wait(self, limit_s: float = 180.0) -> None:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -109,7 +126,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         try:
             for server in started.values():
                 server.wait()
-            yield {name: server.url for name, server in started.items()}
+            yield {**{name: server.url for name, server in started.items()}, "upstream": upstream.api_base}
         finally:
             for server in started.values():
                 server.stop()
@@ -174,14 +191,15 @@ def _error(status: int, kind: str, message: str, headers: dict[str, str] | None 
 
 
 def _verdict_reply() -> tuple[int, dict[str, str], bytes, float]:
-    verdict = {
-        "names": ["a", "b"],
-        "scores": {"a": 5.0, "b": 1.0},
-        "ranking": ["a", "b"],
-        "best": "a",
-        "normalized": {"a": 1.0, "b": 0.0},
-    }
-    return 200, {"Content-Type": "application/json"}, json.dumps(verdict).encode(), 0.0
+    verdict = JudgeResult(
+        names=("a", "b"),
+        scores={"a": 5.0, "b": 1.0},
+        ranking=("a", "b"),
+        normalized={"a": 1.0, "b": 0.0},
+        reasoning="",
+        passes=(PassVerdict(order=("b", "a"), scores={"a": 5, "b": 1}, ranking=("a", "b")),),
+    )
+    return 200, {"Content-Type": "application/json"}, json.dumps(verdict_to_dict(verdict)).encode(), 0.0
 
 
 @pytest.fixture
@@ -277,6 +295,155 @@ async def test_async_batch(url: str) -> None:
 def test_a_refused_request_raises_the_servers_usage_error(client: Client) -> None:
     with pytest.raises(UsageError, match="principle"):
         client.judge("   ", PROMPT, {"a": "good", "b": "bad"})
+
+
+# ------------------------------------------------------- the judging protocol
+
+CONVERSATION: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": [{"type": "text", "text": "Say something."}, {"type": "text", "text": "Anything."}]},
+]
+WEIGHTED = Principle.weighted({"Goodness": 3, "Brevity": 1}, descriptions={"Goodness": "say something good"})
+
+
+def _same(remote: JudgeResult, local: JudgeResult) -> None:
+    """The same verdict: every field but the time it took (raw texts included)."""
+    assert {**remote.to_dict(raw=True), "latency_s": 0} == {**local.to_dict(raw=True), "latency_s": 0}
+
+
+def _local(servers: dict[str, str]) -> Judge:
+    """A local judge on the server's upstream, as the server builds it."""
+    return Judge.from_litellm("hosted_vllm/x", api_base=servers["upstream"])
+
+
+async def test_the_clients_are_judges(url: str) -> None:
+    from ra_agents import Judging
+
+    async with AsyncClient(url) as aclient:
+        assert isinstance(aclient, Judging)
+    client = Client(url)
+    client.close()
+    assert isinstance(client, Judging)
+
+
+def test_client_judges_under_a_principle_object(client: Client, servers: dict[str, str]) -> None:
+    remote = client.judge(WEIGHTED, PROMPT, CASE, seed=1)
+    local = _local(servers).judge(WEIGHTED, PROMPT, CASE, seed=1)
+    assert remote.principle == WEIGHTED.render() and "Goodness" in remote.principle
+    _same(remote, local)
+
+
+async def test_async_client_judges_under_a_principle_object(url: str, servers: dict[str, str]) -> None:
+    async with AsyncClient(url) as aclient:
+        remote = await aclient.ajudge(WEIGHTED, PROMPT, ["meh", "good"], seed=2)
+    local = await _local(servers).ajudge(WEIGHTED, PROMPT, ["meh", "good"], seed=2)
+    assert remote.principle == WEIGHTED.render()
+    _same(remote, local)
+
+
+def test_a_message_list_prompt_is_the_local_judges_request(client: Client, servers: dict[str, str]) -> None:
+    SEEN.clear()
+    remote = client.judge(PRINCIPLE, CONVERSATION, CASE, permutations=2, seed=5)
+    sent_remote = list(SEEN)
+    SEEN.clear()
+    local = _local(servers).judge(PRINCIPLE, CONVERSATION, CASE, permutations=2, seed=5)
+    assert sorted(map(json.dumps, sent_remote)) == sorted(map(json.dumps, SEEN))  # byte for byte: one cache key
+    assert json.loads(SEEN[0][1]["content"])["prompt"] == "system: You are terse.\nuser: Say something.\n  Anything."
+    _same(remote, local)
+
+
+def test_structured_candidates_read_as_the_local_judge_reads_them(client: Client, servers: dict[str, str]) -> None:
+    import dataclasses
+
+    from langchain_core.messages import AIMessage
+
+    @dataclasses.dataclass
+    class Answer:
+        text: str
+        tags: set[str]
+
+    candidates: dict[str, Any] = {
+        "message": AIMessage(content="a good answer", tool_calls=[{"name": "f", "args": {"x": 1}, "id": "1"}]),
+        "object": Answer("a poor answer", {"b", "a"}),
+        "json": {"text": "a good one", "n": [1, 2.5, None]},
+    }
+    SEEN.clear()
+    remote = client.judge(PRINCIPLE, PROMPT, candidates, seed=0)
+    sent_remote = list(SEEN)
+    SEEN.clear()
+    local = _local(servers).judge(PRINCIPLE, PROMPT, candidates, seed=0)
+    assert sent_remote == SEEN
+    _same(remote, local)
+
+
+def test_client_judge_many(client: Client, servers: dict[str, str]) -> None:
+    principles: dict[str, Any] = {"good": PRINCIPLE, "weighted": (WEIGHTED, 3.0)}
+    remote = client.judge_many(principles, CONVERSATION, CASE, seed=1)
+    local = _local(servers).judge_many(principles, CONVERSATION, CASE, seed=1)
+    assert isinstance(remote, MultiResult) and remote.best == "alpha"
+    assert remote.weights == {"good": 0.25, "weighted": 0.75}
+    assert (remote.scores, remote.ranking) == (local.scores, local.ranking)
+    for name in principles:
+        _same(remote.verdicts[name], local.verdicts[name])
+    folded = client.judge_many(principles, PROMPT, CASE, mode="fold", seed=1)
+    assert folded.folded is not None and folded.best == "alpha"
+
+
+async def test_async_client_judge_many_and_the_other_methods(url: str, servers: dict[str, str]) -> None:
+    principles: dict[str, Any] = {"good": PRINCIPLE, "weighted": WEIGHTED}
+    local = await _local(servers).ajudge_many(principles, PROMPT, ["bad", "good"], seed=3)
+    async with AsyncClient(url) as aclient:
+        remote = await aclient.ajudge_many(principles, PROMPT, ["bad", "good"], seed=3)
+        assert (remote.scores, remote.ranking) == (local.scores, local.ranking)
+        # the sync methods, from a worker thread (this thread runs a loop): a client of the same settings
+        sync = await _in_thread(lambda: aclient.judge_many(principles, PROMPT, ["bad", "good"], seed=3))
+        one = await _in_thread(lambda: aclient.judge(WEIGHTED, CONVERSATION, ["bad", "good"]))
+        [batch] = await _in_thread(
+            lambda: aclient.judge_batch([{"principle": WEIGHTED, "prompt": PROMPT, "responses": ["good", "x"]}])
+        )
+        again = await aclient.ajudge(PRINCIPLE, PROMPT, ["bad", "good"])  # its own pool still serves
+    assert (sync.scores, sync.ranking) == (local.scores, local.ranking)
+    assert one.best == "1" and isinstance(batch, JudgeResult) and batch.best == "0" and again.best == "1"
+
+
+async def test_the_sync_clients_async_methods(client: Client, servers: dict[str, str]) -> None:
+    principles: dict[str, Any] = {"good": PRINCIPLE, "weighted": WEIGHTED}
+    one = await client.ajudge(WEIGHTED, CONVERSATION, CASE, seed=4)
+    many = await client.ajudge_many(principles, CONVERSATION, CASE, seed=4)
+    batch = await client.ajudge_batch(
+        [{"principle": WEIGHTED, "prompt": CONVERSATION, "responses": CASE, "seed": 4}, {"prompt": PROMPT}]
+    )
+    local = _local(servers)
+    _same(one, await local.ajudge(WEIGHTED, CONVERSATION, CASE, seed=4))
+    assert many.ranking == (await local.ajudge_many(principles, CONVERSATION, CASE, seed=4)).ranking
+    assert isinstance(batch[0], JudgeResult) and isinstance(batch[1], UsageError)
+    _same(batch[0], one)
+
+
+def test_a_verdict_error_keeps_its_fields_over_the_wire(client: Client) -> None:
+    with pytest.raises(VerdictError) as caught:
+        client.judge(PRINCIPLE, NO_VERDICT, ["good", "bad"])
+    error = caught.value
+    assert error.raw == "I cannot decide." and error.finish_reason == "length" and error.attempts == 3
+    [item] = client.judge_batch([{"principle": PRINCIPLE, "prompt": NO_VERDICT, "responses": ["good", "bad"]}])
+    assert isinstance(item, VerdictError) and item.raw == "I cannot decide." and item.attempts == 3
+
+
+def test_a_limit_error_keeps_its_fields_over_the_wire(client: Client) -> None:
+    limit = ServerSettings().max_candidates
+    too_many = [f"answer {i}" for i in range(limit + 1)]
+    with pytest.raises(LimitError) as caught:
+        client.judge(PRINCIPLE, PROMPT, too_many)
+    assert (caught.value.limit, caught.value.value, caught.value.status) == ("max_candidates", limit, 422)
+    assert f"max_candidates={limit}" in str(caught.value)
+    ok, over = client.judge_batch(
+        [
+            {"principle": PRINCIPLE, "prompt": PROMPT, "responses": ["good", "bad"]},
+            {"principle": PRINCIPLE, "prompt": PROMPT, "responses": too_many},
+        ]
+    )
+    assert isinstance(ok, JudgeResult)
+    assert isinstance(over, LimitError) and over.limit == "max_candidates" and over.value == limit
 
 
 # ------------------------------------------------------------------- rewards
@@ -394,7 +561,7 @@ def test_a_wrong_path_says_so(scripted: list[_Scripted]) -> None:
 
 
 async def test_the_sync_client_refuses_a_running_loop() -> None:
-    with Client("http://127.0.0.1:9") as c, pytest.raises(UsageError, match=r"await AsyncClient\.ajudge"):
+    with Client("http://127.0.0.1:9") as c, pytest.raises(UsageError, match=r"await client\.ajudge"):
         c.judge(PRINCIPLE, PROMPT, ["a", "b"])
 
 

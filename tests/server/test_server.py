@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ra_agents import Judge
+from ra_agents import Judge, verdict_from_dict, verdict_to_dict
 from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
 from ra_agents.server.settings import SETTINGS_ENV, ServerSettings
 
@@ -39,11 +39,16 @@ def _free_port() -> int:
 
 
 def _respond(body: dict[str, Any]) -> Reply:
-    """Score "good" texts 5 and others 1; a prompt containing "slow:S" waits S seconds first."""
+    """Score "good" texts 5 and others 1; a prompt containing "slow:S" waits S seconds first,
+    one containing "garbage:N" gets N characters of no verdict."""
     shown = json.loads(body["messages"][1]["content"])
     marker = [w for w in str(shown["prompt"]).split() if w.startswith("slow:")]
     if marker:
         time.sleep(float(marker[0].split(":")[1]))
+    garbage = [w for w in str(shown["prompt"]).split() if w.startswith("garbage:")]
+    if garbage:
+        size = int(garbage[0].split(":")[1])
+        return chat_completion("head " + "x" * (size - 10) + " tail")
     scores = {m: 5 if "good" in t else 1 for m, t in shown["responses"].items()}
     ranking = sorted(scores, key=lambda m: -scores[m])
     return chat_completion(json.dumps({"scores": scores, "best-to-worst": ranking}))
@@ -159,6 +164,47 @@ def test_judge_one(server: str) -> None:
     assert v["best"] == "c1" and v["ranking"][0] == "c1" and set(v["names"]) == {"c0", "c1", "c2"}
     assert v["scores"] == {"c0": 1.0, "c1": 5.0, "c2": 1.0}
     assert v["passes"][0]["attempts"] == 1 and v["usage"]["prompt_tokens"] > 0 and v["model"]
+    assert set(v) >= {
+        "names",
+        "scores",
+        "ranking",
+        "best",
+        "normalized",
+        "expected_scores",
+        "reasoning",
+        "agreement",
+        "pairwise_agreement",
+        "ranking_repaired",
+        "retries",
+        "usage",
+        "latency_s",
+        "model",
+        "scale",
+        "principle",
+        "passes",
+    }
+    assert v["scale"] == [1, 5] and v["principle"] == "prefer good" and json.loads(v["passes"][0]["raw"])["scores"]
+    assert verdict_to_dict(verdict_from_dict(v)) == v  # the library's one verdict shape
+
+
+def test_errors_carry_their_fields(server: str) -> None:
+    from ra_agents.server.app import MAX_ERROR_TEXT
+
+    over = httpx.post(f"{server}/v1/judge", json=_req(0, n=9))
+    assert over.status_code == 422
+    assert over.json()["error"] == {
+        "type": "LimitError",
+        "message": over.json()["error"]["message"],
+        "limit": "max_candidates",
+        "value": 8,
+        "status": 422,
+    }
+    bad = httpx.post(f"{server}/v1/judge", json={**_req(0), "prompt": "garbage:40000"}, timeout=60)
+    assert bad.status_code == 502, bad.text
+    error = bad.json()["error"]
+    assert error["type"] == "VerdictError" and error["attempts"] == 3 and error["finish_reason"] == "stop"
+    assert error["raw"].startswith("head xxx") and error["raw"].endswith("xxx tail")  # its head and tail
+    assert "characters cut" in error["raw"] and len(error["raw"]) < MAX_ERROR_TEXT + 100
 
 
 def test_batch_keeps_request_order_and_isolates_bad_items(server: str) -> None:
@@ -241,8 +287,15 @@ def test_batch_limit(server: str) -> None:
 
 def test_openapi_docs(server: str) -> None:
     assert httpx.get(f"{server}/docs").status_code == 200
-    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    document = httpx.get(f"{server}/openapi.json").json()
+    paths = document["paths"]
     assert {"/v1/judge", "/v1/judge/batch", "/api/rewardanything", "/v1/rewards/openrlhf"} <= set(paths)
+    verdict = paths["/v1/judge"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"best", "passes", "scores", "usage"} <= set(verdict["properties"])
+    assert "raw" in verdict["properties"]["passes"]["items"]["properties"]
+    assert "#/$defs/" not in json.dumps(document)  # every reference resolves in the document
+    prompt = paths["/v1/judge"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["prompt"]
+    assert {"type": "array", "items": {}} in prompt["anyOf"]  # chat messages too
 
 
 # -------------------------------------------------------- the reference client
