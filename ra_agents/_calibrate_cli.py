@@ -26,7 +26,7 @@ difference is real (paired bootstrap)."""
 
 _EXAMPLES = """\
 examples:
-  ra-agents calibrate -i labels.jsonl --principle helpful --principle concise=Prefer short answers.
+  ra-agents calibrate -i labels.jsonl --principle helpful-and-harmless --principle "concise=Prefer short answers."
   ra-agents calibrate -i labels.jsonl --max-false-pass 0.02 --markdown report.md --png report.png
   ra-agents calibrate --rm-bench DIR --limit 6 --cells 00,02,20 --model hosted_vllm/rewardanything \\
       --api-base http://gpu-box:8000/v1
@@ -43,7 +43,7 @@ def add_parser(sub: Any, judge_options: Callable[[argparse.ArgumentParser], None
         "calibrate",
         help="measure the judge against labelled cases; compare principles on them",
         description=_DESCRIPTION,
-        epilog="labels file (JSONL):\n" + _indent(labels.__doc__ or "") + "\n" + _EXAMPLES,
+        epilog="labels file (JSONL):\n" + _indent((labels.__doc__ or "").partition("\n\n")[2]) + "\n\n" + _EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p)

@@ -98,6 +98,8 @@ class CaseOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.case.id, "kind": self.case.kind, "ok": self.ok}
+        if self.case.metadata:
+            data["metadata"] = dict(self.case.metadata)
         for key in ("human_pass", "human_unit", "judge_unit", "judge_pass", "credit", "flip", "tau", "agreement"):
             value = getattr(self, key)
             if value is not None:
@@ -725,23 +727,36 @@ def _draw(report: CalibrationReport, fig: Any) -> None:
         left.set_ylim(-0.02, 1.02)
         left.legend(fontsize=7)
         left.set_title("Pass decision by threshold")
+    elif any(p.pairs is not None for p in report.principles):
+        with_pairs = [p for p in report.principles if p.pairs is not None]
+        width = 0.8 / len(with_pairs)
+        for k, p in enumerate(with_pairs):
+            assert p.pairs is not None
+            figures = [p.pairs.accuracy, p.pairs.position_bias or Estimate(None)]
+            _bars(left, [i + k * width for i in range(2)], figures, width, p.name)
+        left.axhline(0.5, color="grey", linewidth=0.8, linestyle=":", label="chance accuracy")
+        left.set_xticks([i + 0.4 - width / 2 for i in range(2)], labels=["pair accuracy", "position-bias rate"])
+        left.set_ylim(0, 1)
+        left.legend(fontsize=7)
+        left.set_title("Pairs (with interval)")
     else:
-        left.text(0.5, 0.5, "no pass/fail or score labels", ha="center", va="center")
+        left.text(0.5, 0.5, "no pass/fail, score or pair labels", ha="center", va="center")
         left.set_axis_off()
     right = fig.add_subplot(1, 2, 2)
     names = [p.name for p in report.principles]
-    values = [_nan(p.agreement.value) for p in report.principles]
-    low = [v if p.agreement.low is None else p.agreement.low for v, p in zip(values, report.principles, strict=True)]
-    high = [v if p.agreement.high is None else p.agreement.high for v, p in zip(values, report.principles, strict=True)]
-    errors = [
-        [max(0.0, v - lo) for v, lo in zip(values, low, strict=True)],
-        [max(0.0, h - v) for v, h in zip(values, high, strict=True)],
-    ]
-    right.bar(range(len(names)), values, yerr=errors, capsize=4, color="#4878a8")
+    _bars(right, list(range(len(names))), [p.agreement for p in report.principles], 0.8, None)
     right.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
     right.set_ylim(0, 1)
     right.set_ylabel("agreement with the labels")
     right.set_title("Agreement by principle (with interval)")
+
+
+def _bars(ax: Any, xs: Sequence[float], figures: Sequence[Estimate], width: float, label: str | None) -> None:
+    """Bars of ``figures`` at ``xs`` with their intervals as error bars."""
+    values = [_nan(e.value) for e in figures]
+    low = [max(0.0, v - (v if e.low is None else e.low)) for v, e in zip(values, figures, strict=True)]
+    high = [max(0.0, (v if e.high is None else e.high) - v) for v, e in zip(values, figures, strict=True)]
+    ax.bar(xs, values, width=width, yerr=[low, high], capsize=4, label=label)
 
 
 def _nan(value: float | None) -> float:

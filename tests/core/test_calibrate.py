@@ -353,7 +353,7 @@ def test_score_cases_give_kendall_tau() -> None:
     assert p.decisions is not None and p.decisions.accuracy.value == 1.0
 
 
-def test_pairs_give_accuracy_ties_and_position_bias() -> None:
+def test_pairs_give_accuracy_ties_and_position_bias(tmp_path: Path) -> None:
     rows = [
         {"id": "win", "prompt": "q", "principle": "P", "chosen": "[5]", "rejected": "[2]"},
         {"id": "tie", "prompt": "q", "principle": "P", "chosen": "[3]", "rejected": "[3]"},
@@ -371,6 +371,7 @@ def test_pairs_give_accuracy_ties_and_position_bias() -> None:
     assert [len(o.result.passes) for o in p.outcomes] == [2, 2, 2]  # type: ignore[union-attr]
     single = calibrate(tag_judge(), rows, both_orders=False, resamples=10).principles[0]
     assert single.pairs is not None and single.pairs.position_bias is None
+    assert report.save_plot(tmp_path / "pairs.png") is not None  # pairs alone: their own panel
 
 
 def test_rankings_give_mean_tau() -> None:
