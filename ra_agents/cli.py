@@ -8,6 +8,7 @@ ra-agents calibrate -i labels.jsonl [--principle A --principle B]   the judge ag
 ra-agents vllm prepare | serve                  vLLM's environment and server
 ra-agents bench rm-bench | listwise | cost | overhead
 ra-agents principles list | show ID | search QUERY   the principle library
+ra-agents config [--json]                       the effective settings and where each came from
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _EPILOG = """\
 Backends: by default the bundled SmolLM2 model runs in-process (a weak judge, for trying
 things out). Point at a served RewardAnything model with --model and --api-base, e.g.
   --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1
-or set RA_AGENTS_MODEL and RA_AGENTS_API_BASE.
+or set RA_AGENTS_MODEL and RA_AGENTS_API_BASE (ra-agents config shows what is in effect).
 """
 
 
@@ -146,14 +147,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-no-auth", action="store_true", default=None, help="serve a non-loopback interface without API keys"
     )
-    serve.add_argument("--model", help="LiteLLM model of the judge (default: RA_AGENTS_MODEL, else the bundled model)")
-    serve.add_argument("--api-base", help="the judge model's server URL")
+    serve.add_argument(
+        "--model", help="LiteLLM model of the judge (default: RA_AGENTS_MODEL or [backend], else the bundled model)"
+    )
+    serve.add_argument(
+        "--api-base", help="the judge model's server URL, or replicas comma-separated (default: RA_AGENTS_API_BASE)"
+    )
     serve.add_argument(
         "--backend",
-        choices=["auto", "litellm", "http"],
-        help="reach --model straight over HTTP (one OpenAI-compatible server such as vLLM; several times "
-        "less CPU per request) or through LiteLLM (any provider, replicas); auto (default): http for a "
-        "hosted_vllm/ or openai/ model with one --api-base, else litellm",
+        choices=["litellm", "http", "auto"],
+        help="how --model is reached: litellm (default; any provider, replicas, your LiteLLM settings); "
+        "http: straight to ONE OpenAI-compatible server (vLLM) over aiohttp, less CPU per request but "
+        "skipping LiteLLM (no callbacks/logging, no Router retries, fallbacks or cooldowns, no cost "
+        "tracking); auto: http for a hosted_vllm/ or openai/ model with one --api-base, else litellm",
     )
     serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
     serve.add_argument("--default-principle", help="principle for reward requests that carry none")
@@ -164,11 +170,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-in-flight", type=int, help="requests at once; more get 429 (default 256)")
     serve.add_argument("--max-batch", type=int, help="requests per batch (default 256)")
     serve.add_argument("--max-candidates", type=int, help="candidates per request (default 64)")
+    serve.add_argument("--max-candidate-chars", type=int, help="longest candidate (default 200000)")
+    serve.add_argument("--max-principle-chars", type=int, help="longest principle (default 200000)")
+    serve.add_argument("--max-prompt-chars", type=int, help="longest prompt (default 400000)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body (default 8 MiB)")
     serve.add_argument(
-        "--config", help="TOML file with a [server] table (default RA_AGENTS_CONFIG or ./ra-agents.toml)"
+        "--graceful-timeout",
+        type=float,
+        dest="graceful_timeout_s",
+        help="seconds in-flight requests may run after SIGTERM (default 30)",
+    )
+    serve.add_argument(
+        "--config",
+        help="TOML file with [server], [backend], [judge] tables (default RA_AGENTS_CONFIG or ./ra-agents.toml)",
+    )
+    serve.add_argument(
+        "--show-config", action="store_true", help="print the effective settings and their sources, and exit"
     )
     serve.set_defaults(run=_cmd_serve)
+
+    config = sub.add_parser(
+        "config",
+        help="print the effective settings and where each came from",
+        description="Every setting of the backend, the judge and the server, its value and its source: "
+        "argument, environment variable, config file or default (argument > environment > file > default).",
+    )
+    config.add_argument("--config", help="TOML config file (default RA_AGENTS_CONFIG or ./ra-agents.toml)")
+    config.add_argument("--model", help="as given to another command: a LiteLLM model string")
+    config.add_argument("--api-base", help="as given to another command: the model server URL(s)")
+    config.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    config.set_defaults(run=_cmd_config)
 
     bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -182,11 +213,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _judge_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="LiteLLM model string (default: RA_AGENTS_MODEL, else the bundled model)")
-    p.add_argument("--api-base", help="server base URL, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--permutations", type=int, default=1, help="judge k shuffled orders and aggregate (default 1)")
+    p.add_argument(
+        "--api-base",
+        help="server base URL, e.g. http://127.0.0.1:8000/v1, or replicas comma-separated "
+        "(default: RA_AGENTS_API_BASE)",
+    )
+    p.add_argument(
+        "--permutations",
+        type=int,
+        help="judge k shuffled orders and aggregate (default: RA_AGENTS_JUDGE_PERMUTATIONS, [judge], else 1)",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
     p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at once (default: the judge's settings, 8)")
     p.add_argument(
         "--cache", metavar="DIR", help="verdict cache folder: requests judged before are answered from it (no call)"
     )
@@ -435,9 +474,32 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve, settings_from_sources
 
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "show_config")}
+    if args.show_config:
+        backend = {"model": flags.pop("model"), "api_base": flags.pop("api_base")}
+        _print_settings({"backend": backend, "server": flags}, args.config, as_json=False)
+        return 0
     serve(settings_from_sources(flags, config_path=args.config))
     return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    _print_settings({"backend": {"model": args.model, "api_base": args.api_base}}, args.config, as_json=args.json)
+    return 0
+
+
+def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | None, *, as_json: bool) -> None:
+    """The effective settings (:func:`ra_agents.settings.explain`) as a table or JSON rows."""
+    from .settings import explain
+
+    rows = explain(arguments, config_path=config_path)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    cells = [(f"{r['group']}.{r['name']}", json.dumps(r["value"], default=str), r["source"]) for r in rows]
+    widths = [max(len(row[i]) for row in [("setting", "value", "source"), *cells]) for i in range(2)]
+    for name, value, source in [("setting", "value", "source"), *cells]:
+        print(f"{name:<{widths[0]}}  {value:<{widths[1]}}  {source}")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

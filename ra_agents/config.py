@@ -1,92 +1,51 @@
-"""Configuration: constructor arguments first, then environment, then a config file.
+"""The configured backend and settings as plain dicts: thin wrappers over :mod:`ra_agents.settings`.
 
-Environment variables:
+Precedence, variables and the config file are described in :mod:`ra_agents.settings`
+(``ra-agents config`` prints what is in effect). The main variables::
+
     RA_AGENTS_MODEL     a LiteLLM model string, e.g. ``hosted_vllm/rewardanything``;
                         unset (and no config file) means the bundled model in-process
     RA_AGENTS_API_BASE  the server's base URL; several comma-separated URLs become
                         replicas behind a LiteLLM Router
     RA_AGENTS_API_KEY   the server's key, if any
     RA_AGENTS_TIMEOUT   seconds per request (default 120)
+    RA_AGENTS_JUDGE_*   the judge's settings (RA_AGENTS_JUDGE_PERMUTATIONS=2, ...)
+    RA_AGENTS_SERVER_*  the server's settings (RA_AGENTS_SERVER_MAX_BATCH=64, ...)
     RA_AGENTS_CONFIG    a TOML config file (default ``ra-agents.toml`` in the working
-                        folder, when present)
-
-Config file::
-
-    [backend]
-    model = "hosted_vllm/rewardanything"
-    api_base = ["http://gpu-a:8000/v1", "http://gpu-b:8000/v1"]
-    timeout = 60
-    num_retries = 2
-
-    [judge]
-    permutations = 2
-    max_tokens = 2048
+                        folder, when present) with [backend], [judge] and [server] tables
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
 from ._types import Backend
+from .settings import BackendSettings, JudgeSettings, ServerSettings, resolve, resolve_backend
 
 __all__ = ["load_config", "backend_from_config"]
 
 
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
-    """Read the TOML config file (``path``, ``RA_AGENTS_CONFIG`` or ``./ra-agents.toml``).
+    """The effective settings by table (``backend``, ``judge``, ``server``): environment over the file.
 
-    Returns an empty dict when there is none. Environment variables override the
-    file's ``[backend]`` values.
+    Args:
+        path: the TOML file (default ``RA_AGENTS_CONFIG``, else ``./ra-agents.toml`` when present).
+
+    Returns:
+        One dict per table holding the settings that are set (not the defaults); the backend's
+        ``api_base`` is one URL, or a list when there are several replicas.
     """
-    chosen = path or os.environ.get("RA_AGENTS_CONFIG")
-    file = Path(chosen) if chosen else Path("ra-agents.toml")
-    data: dict[str, Any] = {}
-    if file.is_file():
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config file {file} is not valid TOML: {exc}") from exc
-    elif chosen:
-        raise UsageError(f"config file {file} does not exist; fix RA_AGENTS_CONFIG or the path given")
-    backend = dict(data.get("backend", {}))
-    env = {
-        "model": os.environ.get("RA_AGENTS_MODEL"),
-        "api_base": os.environ.get("RA_AGENTS_API_BASE"),
-        "api_key": os.environ.get("RA_AGENTS_API_KEY"),
-        "timeout": os.environ.get("RA_AGENTS_TIMEOUT"),
-    }
-    backend.update({k: v for k, v in env.items() if v})
-    if isinstance(backend.get("api_base"), str) and "," in backend["api_base"]:
-        backend["api_base"] = [b.strip() for b in backend["api_base"].split(",") if b.strip()]
-    if "timeout" in backend:
-        try:
-            backend["timeout"] = float(backend["timeout"])
-        except ValueError as exc:
-            raise UsageError(f"timeout must be a number of seconds, got {backend['timeout']!r}") from exc
-    data["backend"] = backend
-    data.setdefault("judge", {})
-    return data
+    config: dict[str, Any] = {}
+    for cls in (BackendSettings, JudgeSettings, ServerSettings):
+        settings, origin = resolve(cls, config_path=path)
+        config[cls.table] = {k: v for k, v in settings.model_dump().items() if origin[k] != "default"}
+    bases = config["backend"].get("api_base")
+    if bases is not None:
+        config["backend"]["api_base"] = bases[0] if len(bases) == 1 else bases
+    return config
 
 
 def backend_from_config(config: dict[str, Any] | None = None) -> Backend:
-    """The configured backend, or the bundled model in-process when none is configured."""
-    backend = (config if config is not None else load_config())["backend"]
-    if not backend.get("model"):
-        if backend.get("api_base"):
-            raise UsageError("RA_AGENTS_API_BASE is set but RA_AGENTS_MODEL is not; set both (e.g. hosted_vllm/NAME)")
-        from .backends.transformers import TransformersBackend
-
-        return TransformersBackend(backend.get("model_path"))
-    from .backends.litellm import LiteLLMBackend
-
-    options = {k: backend[k] for k in ("api_key", "timeout", "num_retries") if k in backend}
-    bases = backend.get("api_base")
-    if isinstance(bases, list) and len(bases) > 1:
-        return LiteLLMBackend.replicas(backend["model"], bases, **options)
-    if isinstance(bases, list):
-        bases = bases[0] if bases else None
-    return LiteLLMBackend(backend["model"], api_base=bases, **options)
+    """The configured backend (see :func:`ra_agents.settings.resolve_backend`), else the bundled model."""
+    return resolve_backend(**(config["backend"] if config is not None else {}))

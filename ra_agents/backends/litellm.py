@@ -9,6 +9,7 @@ started with an OTLP traces endpoint joins the caller's trace.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,9 @@ _CONNECTION_HINTS = (
 
 
 def _litellm() -> Any:
+    litellm = sys.modules.get("litellm")
+    if litellm is not None:
+        return litellm
     # LiteLLM otherwise fetches its price map from the internet at import (seconds
     # of delay, or failure, on a closed network); users can still set it to False.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -46,6 +50,31 @@ def _litellm() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("litellm", "litellm", "The LiteLLM backend") from exc
     return litellm
+
+
+def _price_if_unpriced(litellm: Any, model: str) -> None:
+    """Register a zero price for a model LiteLLM's price map lacks (a self-hosted server), once.
+
+    Without a price LiteLLM searches its whole map (prefixes, regions, generalisations) on
+    every call to conclude the cost is nothing, and again for its zero-cost diagnostic: about
+    a fifth of its per-call work on a judge call. ``litellm.register_model`` is LiteLLM's
+    documented way to price a custom model, the same registration it makes itself for a call
+    with ``input_cost_per_token``. A model with a known price (a hosted provider) is left
+    alone, so its cost tracking is unchanged.
+    """
+    try:
+        litellm.get_model_info(model)
+        return
+    except Exception:  # noqa: BLE001 - LiteLLM raises a plain Exception for a model it has no entry for
+        pass
+    provider = model.split("/", 1)[0] if "/" in model else "openai"
+    zero = {
+        "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0,
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
+    }
+    litellm.register_model({model: {**zero, "litellm_provider": provider, "mode": "chat"}})
 
 
 class LiteLLMBackend:
@@ -79,7 +108,9 @@ class LiteLLMBackend:
         supports_logprobs: bool | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
-        _litellm()
+        litellm = _litellm()
+        if router is None:
+            _price_if_unpriced(litellm, model)
         self.model = model
         self.api_base = api_base
         self.api_key = api_key

@@ -6,10 +6,11 @@ The same load (``requests`` verdict requests of ``candidates`` candidates each, 
 - ``upstream``: the instant upstream's own ``/v1/chat/completions``, with the chat body a judge
   sends (the ceiling: no judge server in between);
 - ``ra-agents``: ``ra-agents serve`` (``POST /v1/judge``) pointed at that upstream, as started
-  by default (one process; the ``auto`` backend picks ``http`` for one vLLM-style server);
+  by default (one process; the ``litellm`` backend);
 - ``ra-agents-workers2``: the same with ``--workers 2`` (two server processes);
-- ``ra-agents-litellm``: the same with ``--backend litellm`` (what replicas and hosted
-  providers go through);
+- ``ra-agents-litellm``: the same with ``--backend litellm`` (the default, named);
+- ``ra-agents-http``: the same with ``--backend http`` (straight to the upstream over aiohttp,
+  skipping LiteLLM);
 - ``reference``: the ``rewardanything==1.0.1`` reference server (``POST /api/rewardanything``)
   pointed at the same upstream.
 
@@ -74,6 +75,7 @@ _OURS: dict[str, tuple[str, ...]] = {
     "ra-agents": (),
     "ra-agents-workers2": ("--workers", "2"),
     "ra-agents-litellm": ("--backend", "litellm"),
+    "ra-agents-http": ("--backend", "http"),
 }
 """Our targets and the ``ra-agents serve`` flags each adds to the defaults."""
 
@@ -739,9 +741,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{results['candidates']} candidates per target and concurrency)",
         "",
         "`upstream` is the upstream's own chat endpoint with the judge's request body; `ra-agents` is "
-        "`ra-agents serve` (`POST /v1/judge`) as started by default (one process, the `auto` backend: "
-        "`http` here), `ra-agents-workers2` the same with `--workers 2`, `ra-agents-litellm` with "
-        "`--backend litellm`; `reference` is the `rewardanything` reference server "
+        "`ra-agents serve` (`POST /v1/judge`) as started by default (one process, the `litellm` backend), "
+        "`ra-agents-workers2` the same with `--workers 2`, `ra-agents-litellm` with `--backend litellm`, "
+        "`ra-agents-http` with `--backend http`; `reference` is the `rewardanything` reference server "
         "(`POST /api/rewardanything`); every server calls the same upstream. The CPU columns are the CPU "
         "time per request of the load generator (aiohttp), the upstream and the server (all its processes): "
         "on a machine with few cores their sum, not the server alone, bounds the throughput.",

@@ -58,6 +58,7 @@ from .._wire import (
 )
 from ..judge import Judge
 from ..principle import PrincipleLike, principle_text
+from ..settings import BackendSettings, backend_kind, resolve, resolve_backend
 from .groups import (
     GROUP_OWNER_ENV,
     INCOMPLETE_LIMIT,
@@ -94,27 +95,30 @@ MAX_ERROR_TEXT = 16_000
 """Characters of an error's long texts (a verdict error's ``raw``, a backend error's ``body``) sent back."""
 
 
-_KEY_ENV = {"hosted_vllm": "HOSTED_VLLM_API_KEY", "openai": "OPENAI_API_KEY"}
-"""The environment variable that holds the upstream's key, by model prefix (LiteLLM's names)."""
+def _backend_arguments(settings: ServerSettings) -> dict[str, Any]:
+    """The server's own model and replicas: arguments of the backend resolver, over ``[backend]``."""
+    return {"model": settings.model, "api_base": settings.api_base or None}
 
 
 def backend_of(settings: ServerSettings) -> str:
     """The backend the server uses: ``settings.backend``, with ``"auto"`` resolved.
 
-    ``"auto"`` is ``"http"`` for ONE self-hosted OpenAI-compatible server (a ``hosted_vllm/``
-    or ``openai/`` model with one ``api_base``), where LiteLLM's per-call bookkeeping would
-    cost several times the server's own CPU per request; anything else (hosted providers,
-    several replicas, the bundled or configured judge, a judge factory) is ``"litellm"``.
+    ``"litellm"`` is the default. ``"auto"`` is ``"http"`` for ONE self-hosted OpenAI-compatible
+    server (a ``hosted_vllm/`` or ``openai/`` model with one ``api_base``, from the server's
+    settings or the backend settings) and ``"litellm"`` otherwise (see
+    :func:`ra_agents.settings.backend_kind`).
     """
-    if settings.backend != "auto":
-        return settings.backend
-    single = bool(settings.api_base) and "," not in (settings.api_base or "")
-    prefix = (settings.model or "").partition("/")[0]
-    return "http" if settings.model and single and prefix in _KEY_ENV else "litellm"
+    backend, _ = resolve(BackendSettings, _backend_arguments(settings))
+    return backend_kind(settings.backend, backend)
 
 
 def build_judge(settings: ServerSettings) -> Judge:
-    """The judge the settings name: a factory, a LiteLLM model, or the configured default."""
+    """The judge the settings name: a factory, else the one backend resolver's backend.
+
+    The server's ``model`` and ``api_base`` win over ``RA_AGENTS_MODEL``/``RA_AGENTS_API_BASE``
+    and ``[backend]``, which fill in what the server leaves unset; the judge's own settings
+    (``RA_AGENTS_JUDGE_*``, ``[judge]``) apply as for any ``Judge()``.
+    """
     if settings.judge_factory:
         import importlib
 
@@ -125,23 +129,8 @@ def build_judge(settings: ServerSettings) -> Judge:
         if not isinstance(judge, Judge):
             raise UsageError(f"{settings.judge_factory} returned {type(judge).__name__}, not a Judge")
         return judge
-    if backend_of(settings) == "http":
-        import os
-
-        from ..backends.openai_http import OpenAIHTTPBackend
-
-        if not settings.model or not settings.api_base or "," in settings.api_base:
-            raise UsageError(
-                "backend 'http' needs --model and ONE --api-base (an OpenAI-compatible server); "
-                "for several replicas use the backend 'litellm'"
-            )
-        prefix = settings.model.partition("/")[0]
-        key = os.environ.get(_KEY_ENV.get(prefix, "HOSTED_VLLM_API_KEY"))  # where LiteLLM would read it
-        backend = OpenAIHTTPBackend(settings.model, api_base=settings.api_base, api_key=key or None)
-        return Judge(backend, max_candidates=settings.max_candidates)
-    from .._flags import judge_from_flags
-
-    return judge_from_flags(settings.model, settings.api_base, max_candidates=settings.max_candidates)
+    backend = resolve_backend(**_backend_arguments(settings), kind=settings.backend)
+    return Judge(backend, max_candidates=settings.max_candidates)
 
 
 class _Metrics:

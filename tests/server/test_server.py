@@ -627,7 +627,7 @@ def test_the_http_backend_takes_the_upstream_key_where_litellm_would(monkeypatch
 
     monkeypatch.setenv("HOSTED_VLLM_API_KEY", "vllm-key")
     monkeypatch.setenv("OPENAI_API_KEY", "openai-key")
-    vllm = build_judge(ServerSettings(model="hosted_vllm/m", api_base="http://a/v1"))
-    openai = build_judge(ServerSettings(model="openai/m", api_base="http://a/v1"))
+    vllm = build_judge(ServerSettings(model="hosted_vllm/m", api_base="http://a/v1", backend="http"))
+    openai = build_judge(ServerSettings(model="openai/m", api_base="http://a/v1", backend="http"))
     assert vllm.backend.endpoints == [("http://a/v1", "vllm-key")]  # type: ignore[attr-defined]
     assert openai.backend.endpoints == [("http://a/v1", "openai-key")]  # type: ignore[attr-defined]
