@@ -98,21 +98,21 @@ class Judge:
     ) -> None:
         from .settings import JudgeSettings, resolve, resolve_backend
 
-        given = dict(
-            system_prompt=system_prompt,
-            scale=scale,
-            permutations=permutations,
-            max_retries=max_retries,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            structured=structured,
-            logprobs=logprobs,
-            seed=seed,
-            concurrency=concurrency,
-            max_candidates=max_candidates,
-            cache=os.fspath(cache) if isinstance(cache, str | os.PathLike) else None,
-            cache_sampled=cache_sampled,
-        )
+        given = {
+            "system_prompt": system_prompt,
+            "scale": scale,
+            "permutations": permutations,
+            "max_retries": max_retries,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "structured": structured,
+            "logprobs": logprobs,
+            "seed": seed,
+            "concurrency": concurrency,
+            "max_candidates": max_candidates,
+            "cache": os.fspath(cache) if isinstance(cache, str | os.PathLike) else None,
+            "cache_sampled": cache_sampled,
+        }
         settings, _ = resolve(JudgeSettings, given)  # argument > RA_AGENTS_JUDGE_* > [judge] > default
         if backend is None:
             backend = resolve_backend()

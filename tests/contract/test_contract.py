@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ra_agents import AsyncClient, Client, Judge, RAError, prompt_text
+from ra_agents import AsyncClient, Client, Judge, Message, RAError, prompt_text
 from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
 from tests.contract import drivers as d
 from tests.server.test_client import _Server
@@ -42,9 +42,27 @@ DRIVERS = _load()
 EXPECTED_ADAPTERS = {
     "judge",
     "panel",
-    "langgraph.rank_node", "langgraph.plan_rank_node", "langgraph.guard", "langgraph.policy_node", "langgraph.agents",
-    "langsmith.evaluator", "langsmith.aevaluator", "langsmith.multi", "langsmith.comparative", "openevals.evaluator", "openevals.aevaluator", "trajectory.evaluator", "trajectory.rank", "lcel.runnable", "lcel.best_of_n",
-    "guardrails.validator", "guardrails.policy_validator", "litellm.guardrail", "trl.reward", "trl.multi_reward", "ray.judge_dataset",
+    "langgraph.rank_node",
+    "langgraph.plan_rank_node",
+    "langgraph.guard",
+    "langgraph.policy_node",
+    "langgraph.agents",
+    "langsmith.evaluator",
+    "langsmith.aevaluator",
+    "langsmith.multi",
+    "langsmith.comparative",
+    "openevals.evaluator",
+    "openevals.aevaluator",
+    "trajectory.evaluator",
+    "trajectory.rank",
+    "lcel.runnable",
+    "lcel.best_of_n",
+    "guardrails.validator",
+    "guardrails.policy_validator",
+    "litellm.guardrail",
+    "trl.reward",
+    "trl.multi_reward",
+    "ray.judge_dataset",
 }
 """Every entry point must have a driver: a new adapter without one fails here."""
 
@@ -63,7 +81,7 @@ def test_every_entry_point_has_a_driver() -> None:
 # ------------------------------------------------------------ the golden prompt
 
 EXPECTED_PROMPT = prompt_text(d.CONVERSATION)
-_GOLDEN_REQUESTS: dict[str, list[dict[str, str]]] = {}
+_GOLDEN_REQUESTS: dict[str, list[Message]] = {}
 
 
 def test_the_golden_prompt_reads_as_the_conversation() -> None:
