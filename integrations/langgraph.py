@@ -49,7 +49,6 @@ backend calls, plus a re-ask per unusable answer (at most its ``max_retries``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeAlias, TypedDict
@@ -73,7 +72,7 @@ from ra_agents import (
     verdict_to_dict,
 )
 from ra_agents._sync import run_sync
-from ra_agents.acceptance import check_on_judge_error, check_threshold
+from ra_agents.acceptance import check_on_judge_error, check_threshold, resolve_on_judge_error
 from ra_agents.policy import acheck_policy
 from ra_agents.principle import principle_text
 from ra_agents.protocol import render_candidate
@@ -237,17 +236,8 @@ def _on_judge_error(
     on_judge_error: OnJudgeError | None, record_errors: bool | None, default: OnJudgeError
 ) -> OnJudgeError:
     """The node's ``on_judge_error``, reading the deprecated ``record_errors`` (True: "fail_closed", False: "raise")."""
-    if record_errors is None:
-        return default if on_judge_error is None else check_on_judge_error(on_judge_error)
-    if on_judge_error is not None:
-        raise UsageError("give on_judge_error= or the deprecated record_errors=, not both")
-    warnings.warn(
-        "record_errors= is deprecated: use on_judge_error='fail_closed' (record_errors=True) "
-        "or on_judge_error='raise' (record_errors=False)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return "fail_closed" if record_errors else "raise"
+    old = None if record_errors is None else ("fail_closed" if record_errors else "raise")
+    return resolve_on_judge_error(on_judge_error, default=default, old_name="record_errors", old_value=old)
 
 
 def _failure_verdict(

@@ -99,13 +99,11 @@ import importlib
 import math
 import os
 import time
-import warnings
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ra_agents import (
-    DEFAULT_ON_JUDGE_ERROR,
     DEFAULT_THRESHOLD,
     Judge,
     JudgeResult,
@@ -118,7 +116,7 @@ from ra_agents import (
     accepts,
     prompt_text,
 )
-from ra_agents.acceptance import check_on_judge_error, check_threshold
+from ra_agents.acceptance import check_threshold, resolve_on_judge_error
 from ra_agents.principle import principle_text
 from ra_agents.trajectory import content_text
 
@@ -279,22 +277,13 @@ class PrincipleGuardrail(CustomGuardrail):
             raise UsageError(f"guardrail {name!r}: on_fail must be block, replace or log, got {on_fail!r}")
         if on_fail == "replace" and not (isinstance(fallback, str) and fallback.strip()):
             raise UsageError(f"guardrail {name!r}: on_fail: replace needs a fallback text; set fallback:")
-        if old_on_error is not None:
-            warnings.warn(
-                f"guardrail {name!r}: on_error is deprecated; call the setting on_judge_error (same values)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if on_judge_error is not None and on_judge_error != old_on_error:
-                raise UsageError(f"guardrail {name!r}: set on_judge_error only (on_error is its deprecated name)")
-            on_judge_error = old_on_error
         if not isinstance(allow_request_principle, bool):
             raise UsageError(f"guardrail {name!r}: allow_request_principle must be true or false")
         self.threshold = _threshold(name, threshold)
         self.on_fail: OnFail = on_fail
         self.fallback = fallback
-        self.on_judge_error: OnJudgeError = check_on_judge_error(
-            DEFAULT_ON_JUDGE_ERROR if on_judge_error is None else on_judge_error, f"guardrail {name!r}: on_judge_error"
+        self.on_judge_error: OnJudgeError = resolve_on_judge_error(
+            on_judge_error, old_name="on_error", old_value=old_on_error, what=f"guardrail {name!r}"
         )
         self.allow_request_principle = allow_request_principle
         self._library: dict[str, PrincipleLike] = {}

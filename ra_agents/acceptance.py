@@ -22,6 +22,7 @@ False
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal, TypeAlias, get_args
 
 from ._errors import UsageError
@@ -34,6 +35,7 @@ __all__ = [
     "accepts",
     "check_threshold",
     "check_on_judge_error",
+    "resolve_on_judge_error",
 ]
 
 DEFAULT_THRESHOLD = 0.5
@@ -75,3 +77,38 @@ def check_on_judge_error(value: object, what: str = "on_judge_error") -> OnJudge
     raise UsageError(
         f"{what} must be one of {list(_CHOICES)} (reject, accept, or propagate the judge's error), got {value!r}"
     )
+
+
+def resolve_on_judge_error(
+    value: object,
+    *,
+    default: OnJudgeError = DEFAULT_ON_JUDGE_ERROR,
+    old_name: str | None = None,
+    old_value: object = None,
+    what: str = "",
+) -> OnJudgeError:
+    """An adapter's ``on_judge_error``: ``value`` if given, else its deprecated spelling, else ``default``.
+
+    Args:
+        value: the ``on_judge_error`` argument (``None``: not given).
+        default: the adapter's default.
+        old_name: the adapter's earlier name for the setting (``"record_errors"``, ``"on_error"``).
+        old_value: that setting's value, already mapped onto the vocabulary by the caller
+            (``None``: not given). Giving it warns with a :class:`DeprecationWarning`.
+        what: who is asking, for messages (``"guardrail 'ra'"``).
+
+    Raises:
+        UsageError: both spellings given, or a value outside the vocabulary.
+    """
+    prefix = f"{what}: " if what else ""
+    if old_value is not None:
+        mapped = check_on_judge_error(old_value, f"{prefix}{old_name}")
+        warnings.warn(
+            f"{prefix}{old_name} is deprecated; use on_judge_error={mapped!r} instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if value is not None:
+            raise UsageError(f"{prefix}give on_judge_error only, not both it and its deprecated name {old_name}")
+        value = mapped
+    return default if value is None else check_on_judge_error(value, f"{prefix}on_judge_error")

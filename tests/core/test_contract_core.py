@@ -201,3 +201,14 @@ def test_errors_keep_their_type_and_fields_across_a_boundary(error: Exception) -
     assert type(back) is type(error)
     assert str(back) == str(error)
     assert vars(back) == vars(error)
+
+
+def test_a_deprecated_spelling_of_on_judge_error_is_read_once_with_a_warning() -> None:
+    from ra_agents.acceptance import resolve_on_judge_error
+
+    assert resolve_on_judge_error(None, default="raise") == "raise"
+    assert resolve_on_judge_error("pass") == "fail_open"
+    with pytest.warns(DeprecationWarning, match="on_error is deprecated; use on_judge_error='fail_open'"):
+        assert resolve_on_judge_error(None, old_name="on_error", old_value="fail_open", what="g") == "fail_open"
+    with pytest.warns(DeprecationWarning), pytest.raises(UsageError, match="not both"):
+        resolve_on_judge_error("raise", old_name="on_error", old_value="fail_open")
