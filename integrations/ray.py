@@ -169,16 +169,10 @@ class _JudgeSpec:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self) -> Judge:
-        from ra_agents.backends.litellm import LiteLLMBackend
+        from ra_agents.settings import resolve_backend
 
-        if isinstance(self.api_base, tuple):
-            backend = LiteLLMBackend.replicas(
-                self.model, self.api_base, api_key=self.api_key, **dict(self.backend_options)
-            )
-        else:
-            backend = LiteLLMBackend(
-                self.model, api_base=self.api_base, api_key=self.api_key, **dict(self.backend_options)
-            )
+        bases = list(self.api_base) if isinstance(self.api_base, tuple) else self.api_base
+        backend = resolve_backend(self.model, bases, self.api_key, **dict(self.backend_options))
         return Judge(backend, **dict(self.judge_options))
 
 
@@ -476,9 +470,11 @@ def _spec(
             "model= is required (a LiteLLM model string, e.g. 'hosted_vllm/rewardanything'), or judge= "
             "(a function that builds the judge)"
         )
+    from ra_agents.settings import comma_list
+
     bases: str | tuple[str, ...] | None
     if isinstance(api_base, str) and "," in api_base:
-        bases = tuple(b.strip() for b in api_base.split(",") if b.strip())
+        bases = tuple(comma_list(api_base))
     elif api_base is None or isinstance(api_base, str):
         bases = api_base or None
     else:
