@@ -39,6 +39,7 @@ from .acceptance import DEFAULT_ON_JUDGE_ERROR, DEFAULT_THRESHOLD, OnJudgeError,
 from .judge import BatchItem, Judge
 from .judging import Judging
 from .multi import MultiResult
+from .panel import Panel, PanelResult
 from .policy import Policy, PolicyOutcome, Rule
 from .principle import Criterion, Principle, PrincipleLike
 from .prompt import PromptLike, prompt_text
@@ -70,6 +71,8 @@ __all__ = [
     "verdict_to_dict",
     "verdict_from_dict",
     "MultiResult",
+    "Panel",
+    "PanelResult",
     "Policy",
     "Rule",
     "PolicyOutcome",
