@@ -150,7 +150,7 @@ class PrincipleValidator(Validator):
         threshold = check_threshold(threshold)
         self.on_judge_error: OnJudgeError = check_on_judge_error(on_judge_error)
         # Only plain values go to guardrails: it records these kwargs in its traces.
-        super().__init__(on_fail=on_fail, principle=text, threshold=threshold, **kwargs)
+        super().__init__(on_fail=_check_on_fail(on_fail), principle=text, threshold=threshold, **kwargs)
         self.judge = judge
         self.principle = principle
         self.threshold = threshold
@@ -277,7 +277,7 @@ class PolicyValidator(Validator):
         self.on_judge_error: OnJudgeError = check_on_judge_error(on_judge_error)
         # Only plain values go to guardrails: it records these kwargs in its traces.
         rules = [{"name": r.name, "threshold": r.threshold} for r in self.policy.rules]
-        super().__init__(on_fail=on_fail, rules=rules, **kwargs)
+        super().__init__(on_fail=_check_on_fail(on_fail), rules=rules, **kwargs)
         self.judge = judge
         self.prompt = prompt
         self.fallback = fallback
@@ -324,6 +324,25 @@ class PolicyValidator(Validator):
             fix_value=self.fallback if isinstance(self.fallback, str) else None,
             metadata=details,
         )
+
+
+def _check_on_fail(on_fail: Any) -> Any:
+    """``on_fail`` if guardrails knows it; else a :class:`UsageError` listing its actions.
+
+    guardrails itself takes any unknown string for a function and fails with
+    ``TypeError: unsupported callable`` deep in its own code.
+    """
+    from guardrails.types import OnFailAction
+
+    if on_fail is None or isinstance(on_fail, OnFailAction) or callable(on_fail):
+        return on_fail
+    if isinstance(on_fail, str) and on_fail.upper() in OnFailAction.__members__:
+        return on_fail
+    choices = ", ".join(repr(action.value) for action in OnFailAction)
+    raise UsageError(
+        f"on_fail={on_fail!r} is not a guardrails on-fail action; choose one of {choices}, "
+        "or a function (value, fail_result) -> fixed value, e.g. on_fail='exception'"
+    )
 
 
 def _prompt(metadata: Mapping[str, Any], default: PromptLike) -> str:

@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._sweep_cli import _one_item
 
     source = p.add_argument_group("labels (one source)")
-    source.add_argument("--input", "-i", help="labelled cases, one JSON object per line (.jsonl); - for stdin")
+    source.add_argument("-i", "--input", help="labelled cases, one JSON object per line (.jsonl); - for stdin")
     source.add_argument(
         "--rm-bench", metavar="DIR", help="RM-Bench <domain>.json files, judged as chosen/rejected pairs"
     )
@@ -93,14 +93,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=1, help="judge every case N times with seeds (a panel): alpha")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="the bootstrap's seed (0)")
-    p.add_argument("--output", "-o", help="write the JSON report here")
+    p.add_argument("-o", "--output", help="write the JSON report here")
     p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
     p.add_argument("--png", help="write the plot here (needs matplotlib, the 'bench' extra; skipped without it)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate from parsed flags; 0 when every case was judged, 1 when some failed."""
-    from ._flags import judge_from_flags
+    from ._flags import judge_from_flags, judge_keywords
     from ._sweep_cli import _progress, _write, resolve_principles
     from .calibration import calibrate
     from .judging import Judging
@@ -110,15 +110,7 @@ def run(args: argparse.Namespace) -> int:
     principles = resolve_principles(args.principle_items) if args.principle_items else None
     if args.repeats < 1:
         raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
-    options: dict[str, Any] = {
-        "permutations": args.permutations,
-        "seed": args.seed,
-        "max_tokens": args.max_tokens,
-        "concurrency": args.concurrency,
-    }
-    if getattr(args, "cache", None):
-        options["cache"] = args.cache
-    judge: Judging = judge_from_flags(args.model, args.api_base, **options)
+    judge: Judging = judge_from_flags(args.model, args.api_base, **judge_keywords(args))
     if args.repeats > 1:
         base = 0 if args.seed is None else args.seed
         judge = Panel.repeat(judge, [base + i for i in range(args.repeats)])
@@ -199,4 +191,6 @@ def _read_cases(args: argparse.Namespace) -> list[Any]:
 
 
 def _indent(text: str) -> str:
+    """A docstring section for ``--help``: indented, without its reStructuredText backticks."""
+    text = text.replace("``", "")
     return "\n".join(("  " + line) if line.strip() else "" for line in text.strip().splitlines())

@@ -1,17 +1,101 @@
-"""Command-line flags shared by ``ra-agents`` and ``ra-agents bench``.
+"""Command-line flags shared by ``ra-agents`` and ``ra-agents bench``: one spelling for one thing.
 
-A module of its own so that neither command line has to import the other.
+A module of its own so that neither command line has to import the other. Every command
+that builds a judge takes the same judge flags (:func:`add_judge_options`); a flag left out
+falls through to the settings layer (``RA_AGENTS_*``, the config file, the default), so the
+environment is honoured the same way everywhere. Old spellings stay accepted, hidden from
+``--help``, for one release (:func:`add_hidden_alias`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 from .judge import Judge
 from .settings import resolve_backend
 
-__all__ = ["judge_from_flags"]
+__all__ = ["add_hidden_alias", "add_judge_options", "judge_from_flags", "judge_keywords", "setting_type"]
+
+
+def add_judge_options(p: argparse.ArgumentParser | Any, *, concurrency: bool = True) -> None:
+    """``--model``, ``--api-base``, ``--api-key``, ``--timeout`` and the judge's own flags.
+
+    Args:
+        p: a parser or an argument group.
+        concurrency: add ``--concurrency`` (a command with a ``--concurrency`` of its own says False).
+    """
+    p.add_argument(
+        "--model",
+        help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: RA_AGENTS_MODEL, [backend], "
+        "else the bundled model in-process)",
+    )
+    p.add_argument(
+        "--api-base",
+        help="the model server's base URL, e.g. http://127.0.0.1:8000/v1, or replicas comma-separated "
+        "(default: RA_AGENTS_API_BASE)",
+    )
+    p.add_argument("--api-key", help="the model server's key, if it wants one (default: RA_AGENTS_API_KEY)")
+    p.add_argument(
+        "--timeout", type=float, help="seconds per model request (default: RA_AGENTS_TIMEOUT, [backend], else 120)"
+    )
+    p.add_argument(
+        "--permutations",
+        type=int,
+        help="judge k shuffled orders and aggregate (default: RA_AGENTS_JUDGE_PERMUTATIONS, [judge], else 1)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
+    p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
+    if concurrency:
+        p.add_argument(
+            "--concurrency", type=int, help="requests in flight at once (default: RA_AGENTS_JUDGE_CONCURRENCY, else 8)"
+        )
+    p.add_argument(
+        "--cache", metavar="DIR", help="verdict cache folder: requests judged before are answered from it (no call)"
+    )
+
+
+def add_hidden_alias(p: argparse.ArgumentParser | Any, old: str, dest: str, **kwargs: Any) -> None:
+    """Accept ``old`` as another spelling of the flag stored in ``dest``, without showing it in ``--help``."""
+    p.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
+def setting_type(cls: type[Any], name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that checks a flag as the settings layer checks setting ``name`` of ``cls``.
+
+    A bad value is an argparse error naming the flag, the value and what is expected
+    (``argument --workers: expected an integer >= 1, got '0'``), with the bounds kept in one place.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from .settings import expectation
+
+    field = cls.model_fields[name]
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, *field.metadata])  # type: ignore[arg-type]
+    expected = expectation(cls, name)
+
+    def check(text: str) -> Any:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    check.__name__ = name  # argparse names the type in some errors
+    return check
+
+
+def judge_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`judge_from_flags` that the judge flags hold (unset ones left out)."""
+    keywords: dict[str, Any] = {
+        name: getattr(args, name, None) for name in ("permutations", "seed", "max_tokens", "concurrency")
+    }
+    if getattr(args, "cache", None):
+        keywords["cache"] = args.cache
+    backend = {name: getattr(args, name) for name in ("api_key", "timeout") if getattr(args, name, None) is not None}
+    if backend:
+        keywords["backend"] = backend
+    return keywords
 
 
 def judge_from_flags(

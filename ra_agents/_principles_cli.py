@@ -33,15 +33,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ra-agents principles",
         description="Browse the principle library: ready principles to pass to the judge by id.",
+        epilog="examples:\n  ra-agents principles list --category safety\n  ra-agents principles show concise\n"
+        "  ra-agents principles search citation\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = sub.add_parser("list", parents=[common], help="every principle: id, category and summary")
+
+    def action(name: str, helptext: str, description: str, example: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            parents=[common],
+            help=helptext,
+            description=description,
+            epilog=f"example:\n  {example}\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    listing = action(
+        "list",
+        "every principle: id, category and summary",
+        "Every principle of the library: its id (what --principle and Principle ids take), category and summary.",
+        "ra-agents principles list --category tone",
+    )
     listing.add_argument("--category", "-c", help="only this category (content, structure, tone, ..., composite)")
     listing.set_defaults(run=_list)
-    show = sub.add_parser("show", parents=[common], help="one principle's metadata and rendered text")
+    show = action(
+        "show",
+        "one principle's metadata and rendered text",
+        "One principle's metadata and the text the judge reads for it.",
+        "ra-agents principles show accuracy-then-brevity --json",
+    )
     show.add_argument("id", metavar="ID")
     show.set_defaults(run=_show)
-    find = sub.add_parser("search", parents=[common], help="principles matching a word, tag or phrase, best first")
+    find = action(
+        "search",
+        "principles matching a word, tag or phrase, best first",
+        "Principles whose id, tags, summary or text match the query, best first.",
+        "ra-agents principles search honest uncertainty",
+    )
     find.add_argument("query", nargs="+", metavar="QUERY")
     find.set_defaults(run=_search)
     return parser

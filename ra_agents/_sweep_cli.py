@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import UsageError
-from ._flags import judge_from_flags
+from ._flags import add_hidden_alias, judge_from_flags, judge_keywords
 from ._types import JudgeResult
 from .judge import BatchItem
 from .principle import Principle, PrincipleLike
@@ -25,24 +25,18 @@ __all__ = ["add_arguments", "run", "read_cases", "resolve_principles"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The sweep's own flags (the judge options are added by the caller)."""
     p.add_argument(
-        "--principles",
-        type=_comma_items,
-        action="extend",
-        dest="principle_items",
-        default=[],
-        metavar="ID,NAME=TEXT,...",
-        help="comma-separated principles: a library id, or NAME=TEXT inline",
-    )
-    p.add_argument(
         "--principle",
         type=_one_item,
         action="extend",
         dest="principle_items",
-        metavar="NAME=TEXT",
-        help="one inline principle whose text may hold commas (repeat); a bare ID names a library principle",
+        default=[],
+        metavar="ID|NAME=TEXT",
+        help="a principle to compare (repeat): a library id (ra-agents principles list), or NAME=TEXT inline",
     )
-    p.add_argument("--input", "-i", required=True, help="cases, one JSON object per line (.jsonl); - for stdin")
-    p.add_argument("--output", "-o", help="write the JSON report here")
+    # --principles ID,ID,... was the comma-list spelling: still read, hidden, for one release.
+    add_hidden_alias(p, "--principles", "principle_items", type=_comma_items, action="extend")
+    p.add_argument("-i", "--input", required=True, help="cases, one JSON object per line (.jsonl); - for stdin")
+    p.add_argument("-o", "--output", help="write the JSON report here")
     p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
     p.add_argument("--png", help="write a heatmap of the agreement matrix here (needs the 'bench' extra)")
 
@@ -53,15 +47,8 @@ def run(args: argparse.Namespace) -> int:
     cases = read_cases(args.input)
     if args.png:
         _require_matplotlib()  # before any judging, not after
-    options: dict[str, Any] = {
-        "permutations": args.permutations,
-        "seed": args.seed,
-        "max_tokens": args.max_tokens,
-        "concurrency": args.concurrency,
-    }
-    if getattr(args, "cache", None):
-        options["cache"] = args.cache  # a sweep rerun with one more principle judges only the new column
-    judge = judge_from_flags(args.model, args.api_base, **options)
+    # with --cache, a sweep rerun with one more principle judges only the new column
+    judge = judge_from_flags(args.model, args.api_base, **judge_keywords(args))
     total = len(cases) * len(principles)
     started = time.perf_counter()
     bar = _progress(total)
@@ -108,7 +95,8 @@ def resolve_principles(items: list[str]) -> dict[str, PrincipleLike]:
     """
     if not items:
         raise UsageError(
-            "give the principles to compare: --principles ID,ID,... (library ids) and/or --principle NAME=TEXT"
+            "give the principles to compare, one --principle each: a library id (ra-agents principles list) "
+            'or NAME=TEXT, e.g. --principle concise --principle "brief=Prefer the shortest answer."'
         )
     out: dict[str, PrincipleLike] = {}
     for item in items:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from ._errors import UsageError
 
-__all__ = ["run_sync"]
+__all__ = ["run_sync", "sync_loop"]
 
 T = TypeVar("T")
 
@@ -30,6 +30,11 @@ def _portal_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="ra-agents-sync", daemon=True).start()
             _portal = loop
         return _portal
+
+
+def sync_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop sync calls run on, once one has run (backends with loop-bound state ask)."""
+    return _portal
 
 
 def run_sync(coro: Coroutine[Any, Any, T], *, async_name: str) -> T:

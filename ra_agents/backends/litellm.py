@@ -8,9 +8,13 @@ started with an OTLP traces endpoint joins the caller's trace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +23,11 @@ from .._errors import (
     BackendTimeout,
     BackendUnavailable,
     MissingDependencyError,
+    UsageError,
 )
+from .._sync import sync_loop
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+from ..settings import check_api_base
 from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["LiteLLMBackend"]
@@ -39,17 +46,84 @@ _CONNECTION_HINTS = (
 
 
 def _litellm() -> Any:
-    litellm = sys.modules.get("litellm")
-    if litellm is not None:
-        return litellm
-    # LiteLLM otherwise fetches its price map from the internet at import (seconds
-    # of delay, or failure, on a closed network); users can still set it to False.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    try:
-        import litellm
-    except ImportError as exc:
-        raise MissingDependencyError("litellm", "litellm", "The LiteLLM backend") from exc
+    litellm: Any = sys.modules.get("litellm")
+    if litellm is None:
+        # LiteLLM otherwise fetches its price map from the internet at import (seconds
+        # of delay, or failure, on a closed network); users can still set it to False.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        try:
+            import litellm
+        except ImportError as exc:
+            raise MissingDependencyError("litellm", "litellm", "The LiteLLM backend") from exc
+    if litellm not in _QUIETED:
+        # LiteLLM's documented switch for its "Give Feedback / Get Help" and "Provider List"
+        # banners, printed on every failure: our errors say what went wrong and what to do,
+        # and a banner after each one reads as a crash. Set once, so a user who sets it back
+        # keeps their choice.
+        litellm.suppress_debug_info = True
+        logging.getLogger("LiteLLM").addFilter(_quiet_loop_change)
+        _QUIETED.add(litellm)
     return litellm
+
+
+_QUIETED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The LiteLLM module once configured (a set, so a re-imported module is configured again)."""
+
+
+def _quiet_loop_change(record: logging.LogRecord) -> bool:
+    """Drop LiteLLM's warning that it moved queued logging callbacks to a new event loop.
+
+    A script that calls ``judge()`` (on the sync portal's loop) and ``asyncio.run(ajudge())``
+    changes loops by design; LiteLLM carries the callbacks over and runs them, so nothing
+    is lost, and the warning reads as a failure.
+    """
+    return not str(record.msg).startswith("LoggingWorker: event loop changed")
+
+
+async def _hand_over_logging() -> None:
+    """Let LiteLLM's logging worker leave the sync portal's loop cleanly before a call on another loop.
+
+    LiteLLM keeps one logging worker per process, bound to the loop of the last call. When
+    the next call runs on another loop it starts a new worker and drops the old one's task,
+    which stays pending on a loop that never stops (the portal that runs sync calls) until
+    the garbage collector destroys it: "Task was destroyed but it is pending!". So when a
+    call leaves the portal's loop, the worker there finishes its queue and stops first, on
+    its own loop (LiteLLM's ``flush`` and ``stop``).
+    """
+    logging_worker = sys.modules.get("litellm.litellm_core_utils.logging_worker")  # imported by litellm
+    worker = getattr(logging_worker, "GLOBAL_LOGGING_WORKER", None)
+    bound = getattr(worker, "_bound_loop", None)
+    loop = sync_loop()
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+    if worker is None or loop is asyncio.get_running_loop() or not _same(bound, loop):
+        return
+    with contextlib.suppress(Exception):  # best effort: never fail a judge call over logging
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_retire(worker), loop))
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b
+
+
+async def _retire(worker: Any) -> None:
+    """Run LiteLLM's logging worker's queue to the end, then stop it (on the worker's own loop)."""
+    await asyncio.wait_for(worker.flush(), timeout=5)
+    await worker.stop()
+
+
+def _check_model(litellm: Any, model: str, api_base: str | None) -> None:
+    """A model LiteLLM cannot route (no provider prefix) as a :class:`UsageError` with the fix."""
+    try:
+        litellm.get_llm_provider(model)
+    except Exception as exc:  # LiteLLM raises its BadRequestError, or a plain Exception
+        name = model.rpartition("/")[2] or model
+        where = f" at {api_base}" if api_base else ""
+        raise UsageError(
+            f"LiteLLM cannot tell which provider serves model {model!r}{where}: prefix the model with its "
+            f"provider, e.g. 'hosted_vllm/{name}' for a vLLM server or 'openai/{name}' for any "
+            "OpenAI-compatible server (other providers: https://docs.litellm.ai/docs/providers)"
+        ) from exc
 
 
 def _price_if_unpriced(litellm: Any, model: str) -> None:
@@ -109,7 +183,10 @@ class LiteLLMBackend:
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         litellm = _litellm()
+        if api_base is not None:
+            check_api_base(api_base)
         if router is None:
+            _check_model(litellm, model, api_base)
             _price_if_unpriced(litellm, model)
         self.model = model
         self.api_base = api_base
@@ -148,6 +225,9 @@ class LiteLLMBackend:
         dead replica out of rotation).
         """
         litellm = _litellm()
+        for base in api_bases:
+            check_api_base(base)
+        _check_model(litellm, model, api_bases[0] if api_bases else None)
         model_list = [
             {
                 "model_name": group,
@@ -204,6 +284,7 @@ class LiteLLMBackend:
         except ImportError:  # pragma: no cover - opentelemetry-api is a core dependency
             pass
         call = dict(kwargs, extra_headers=headers) if headers else kwargs
+        await _hand_over_logging()
         started = time.perf_counter()
         try:
             if self.router is not None:

@@ -28,6 +28,7 @@ from opentelemetry.propagate import inject
 
 from .._errors import BackendError, BackendTimeout, BackendUnavailable, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
+from ..settings import check_api_base
 from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["OpenAIHTTPBackend"]
@@ -73,6 +74,7 @@ class OpenAIHTTPBackend:
         max_connections: int = 256,
     ) -> None:
         _aiohttp()
+        check_api_base(api_base)
         prefix, _, name = model.partition("/") if "/" in model else ("", "", model)
         self.model = model
         self.wire_model = name if prefix in _PROVIDERS else model

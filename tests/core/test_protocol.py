@@ -837,7 +837,9 @@ def test_render_tool_calls_as_objects() -> None:
 
 
 def test_check_candidates() -> None:
-    assert check_candidates({"b": "x", "a": 1}, max_candidates=5, render=render_candidate) == (["b", "a"], ["x", "1"])
+    assert check_candidates({"b": "x", "a": 1}, max_candidates=5, render=str) == (["b", "a"], ["x", "1"])
+    with pytest.raises(UsageError, match=r"responses\['a'\] is 1 \(int\)"):  # the default render reads no numbers
+        check_candidates({"b": "x", "a": 1}, max_candidates=5, render=render_candidate)
     assert check_candidates(["x", "y"], max_candidates=5, render=render_candidate) == (["0", "1"], ["x", "y"])
     bad: Any
     for bad in ({}, [], "text", b"bytes", 5, None):

@@ -392,7 +392,7 @@ def test_cli_usage_errors_exit_2(lines, extra, message, tmp_path, capsys, fake_f
 
 def test_cli_needs_principles_and_an_existing_file(tmp_path, capsys, fake_flags) -> None:
     assert main(["sweep", "-i", str(_cases_file(tmp_path))]) == 2
-    assert "--principles ID,ID" in capsys.readouterr().err
+    assert "one --principle each" in capsys.readouterr().err
     assert main(["sweep", "--principle", "a=b", "-i", str(tmp_path / "none.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
