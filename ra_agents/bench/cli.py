@@ -1,7 +1,7 @@
 """``ra-agents bench``: rerunnable benchmarks.
 
 Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``, ``cache``, ``ray``,
-``forged``.
+``forged``, ``rl``.
 Each prints a markdown table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray,forged}"
+        dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray,forged,rl}"
     )
 
     p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
@@ -208,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray cluster (default: all)")
     _common(p)
+
+    p = sub.add_parser(
+        "rl",
+        help="RL rewards from whole groups: rewards/s and judge calls per group, one sample per request (no model)",
+    )
+    p.add_argument("--prompts", type=_positive, default=64, help="prompts, i.e. groups (default 64)")
+    p.add_argument("--group", type=_positive, default=8, help="samples per prompt (default 8)")
+    p.add_argument("--workers", type=_csv_ints, default=[1, 2, 4], help="ra-agents serve worker counts (default 1,2,4)")
+    p.add_argument("--threads", type=int, default=8, help="threads calling the reward_func file; 0 skips (default 8)")
+    p.add_argument("--group-wait", type=float, default=60.0, help="seconds a group may take to complete (default 60)")
+    _common(p)
     return parser
 
 
@@ -276,6 +287,18 @@ async def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], str, Any]
             repeats=args.repeats,
         )
         return "parser", results, parser.render_markdown(results), parser.plot_parser
+    if args.command == "rl":
+        from . import rl
+
+        results = await rl.run_rl_bench(
+            prompts=args.prompts,
+            group=args.group,
+            workers=args.workers,
+            threads=args.threads,
+            wait_s=args.group_wait,
+            show_progress=show,
+        )
+        return "rl", results, rl.render_markdown(results), rl.plot_rl
     if args.command == "server":
         from . import server
 
