@@ -2,7 +2,7 @@
 
 Subcommands: ``rm-bench``, ``listwise``, ``cost``, ``overhead``, ``parser``, ``server``, ``cache``, ``ray``,
 ``forged``, ``rl``.
-Each prints a markdown table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--out``.
+Each prints a markdown table and writes ``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``--output``.
 The judge is ``--model`` (a LiteLLM string) with ``--api-base``, else the configured or
 bundled model in-process, as everywhere in the project.
 """
@@ -61,34 +61,89 @@ def _csv(text: str) -> list[str]:
 
 
 def _judge_options(p: argparse.ArgumentParser) -> None:
+    # The same flags as every other command that builds a judge (ra_agents._flags), except the
+    # benchmark's own --permutations default and a fixed seed, so that reruns are comparable.
     g = p.add_argument_group("judge")
     g.add_argument(
-        "--model", help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: configured or bundled model)"
+        "--model",
+        help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: RA_AGENTS_MODEL, [backend], "
+        "else the bundled model in-process)",
     )
-    g.add_argument("--api-base", help="the server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--api-key", help="the server's key, if it wants one")
-    g.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
+    g.add_argument(
+        "--api-base",
+        help="the model server's base URL, e.g. http://127.0.0.1:8000/v1, or replicas comma-separated "
+        "(default: RA_AGENTS_API_BASE)",
+    )
+    g.add_argument("--api-key", help="the model server's key, if it wants one (default: RA_AGENTS_API_KEY)")
+    g.add_argument(
+        "--concurrency",
+        type=_positive,
+        help="requests in flight at once (default: RA_AGENTS_JUDGE_CONCURRENCY, else 8)",
+    )
     g.add_argument("--max-tokens", type=int, help="generation budget per call (default: the judge's own sizing)")
-    g.add_argument("--timeout", type=float, default=600.0, help="seconds per request for --model (default 600)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds per model request (default: RA_AGENTS_TIMEOUT, [backend], else {_BENCH_TIMEOUT:.0f})",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of the candidate shuffles (default 0)")
 
 
+_BENCH_TIMEOUT = 600.0
+"""Seconds per request when neither --timeout nor the settings give one: benchmark batches queue long."""
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=Path("bench-results"), help="output folder (default bench-results/)")
+    from .._flags import add_hidden_alias
+
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="out",
+        metavar="DIR",
+        type=Path,
+        default=Path("bench-results"),
+        help="output folder (default bench-results/)",
+    )
+    add_hidden_alias(p, "--out", "out", type=Path)  # the spelling before 0.x: read for one release
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
+
+
+def _add(sub: Any, name: str, helptext: str, example: str) -> argparse.ArgumentParser:
+    """A benchmark subcommand whose ``--help`` has a description and an example."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=helptext,
+        description=helptext[0].upper() + helptext[1:] + ".",
+        epilog=f"example:\n  {example}\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ra-agents bench``."""
     from .rmbench import DEFAULT_PRINCIPLE, DOMAINS
 
-    parser = argparse.ArgumentParser(prog="ra-agents bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ra-agents bench",
+        description="Rerunnable benchmarks: each prints a markdown table and writes NAME.json, NAME.md and "
+        "NAME.png under --output (bench-results/).",
+        epilog="examples:\n  ra-agents bench overhead\n  ra-agents bench rm-bench --limit 6 --cells 00,02,20 "
+        "--model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1\n  ra-agents bench SUBCOMMAND --help\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="{rm-bench,listwise,cost,overhead,parser,server,cache,ray,forged,rl}"
     )
 
-    p = sub.add_parser("rm-bench", help="RM-Bench accuracy (hard/normal/easy) and position bias")
+    p = _add(
+        sub,
+        "rm-bench",
+        "RM-Bench accuracy (hard/normal/easy) and position bias",
+        "ra-agents bench rm-bench --limit 6 --cells 00,02,20 --model hosted_vllm/rewardanything --api-base http://gpu-box:8000/v1",
+    )
     p.add_argument(
         "--data",
         type=Path,
@@ -119,7 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     _judge_options(p)
     _common(p)
 
-    p = sub.add_parser("listwise", help="Kendall tau, NDCG, pairwise accuracy against reference rankings (JSONL)")
+    p = _add(
+        sub,
+        "listwise",
+        "Kendall tau, NDCG, pairwise accuracy against reference rankings (JSONL)",
+        "ra-agents bench listwise --limit 2",
+    )
     p.add_argument("--data", type=Path, help="JSONL cases (default: the bundled 4-case sample; format: BENCHMARKS.md)")
     p.add_argument("--limit", type=_positive, help="the first N cases only (default all)")
     p.add_argument(
@@ -128,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     _judge_options(p)
     _common(p)
 
-    p = sub.add_parser("cost", help="calls, tokens and wall time of best-of-N: listwise vs pointwise vs pairwise")
+    p = _add(
+        sub,
+        "cost",
+        "calls, tokens and wall time of best-of-N: listwise vs pointwise vs pairwise",
+        "ra-agents bench cost --sizes 2,4",
+    )
     p.add_argument("--sizes", type=_csv_ints, default=[2, 4, 8, 16], help="comma-separated N values (default 2,4,8,16)")
     p.add_argument(
         "--candidates",
@@ -140,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .overhead import TARGETS
 
-    p = sub.add_parser("overhead", help="the framework's own latency against an instant local upstream (no model)")
+    p = _add(
+        sub,
+        "overhead",
+        "the framework's own latency against an instant local upstream (no model)",
+        "ra-agents bench overhead --requests 100 --concurrency 1,16",
+    )
     p.add_argument("--targets", type=_csv, default=list(TARGETS), help=f"comma-separated (default {','.join(TARGETS)})")
     p.add_argument(
         "--requests", type=_positive, default=300, help="measured requests per target and concurrency (default 300)"
@@ -152,7 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .parser import SHAPES
 
-    p = sub.add_parser("parser", help="verdict parsing time against answer shape and size (no model)")
+    p = _add(
+        sub,
+        "parser",
+        "verdict parsing time against answer shape and size (no model)",
+        "ra-agents bench parser --sizes 64,256",
+    )
     p.add_argument("--sizes", type=_csv_ints, default=[64, 256, 1024], help="answer sizes in KiB (default 64,256,1024)")
     p.add_argument("--shapes", type=_csv, default=list(SHAPES), help=f"comma-separated (default {','.join(SHAPES)})")
     p.add_argument("--candidates", type=_positive, default=8, help="N, the candidates the verdict covers (default 8)")
@@ -161,7 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .server import TARGET_NAMES as SERVER_TARGETS
 
-    p = sub.add_parser("server", help="judge server throughput: ra-agents serve vs the reference server and upstream")
+    p = _add(
+        sub,
+        "server",
+        "judge server throughput: ra-agents serve vs the reference server and upstream",
+        "ra-agents bench server --requests 500 --concurrency 16",
+    )
     p.add_argument(
         "--requests", type=_positive, default=2000, help="measured requests per target and concurrency (default 2000)"
     )
@@ -185,20 +265,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cache import STORES
 
-    p = sub.add_parser("forged", help="how often a candidate that tries to steer the judge wins, and is flagged")
+    p = _add(
+        sub,
+        "forged",
+        "how often a candidate that tries to steer the judge wins, and is flagged",
+        "ra-agents bench forged -o bench-results",
+    )
     p.add_argument("--data", type=Path, help="steering cases JSONL (default: the shipped steering_cases.jsonl)")
     p.add_argument("--permutations", type=_positive, default=2, help="orders judged per case (default 2)")
     _judge_options(p)
     _common(p)
 
-    p = sub.add_parser("cache", help="verdict cache: judge calls and wall time of a rerun, cold vs warm (no model)")
+    p = _add(
+        sub,
+        "cache",
+        "verdict cache: judge calls and wall time of a rerun, cold vs warm (no model)",
+        "ra-agents bench cache --requests 50",
+    )
     p.add_argument("--requests", type=_positive, default=200, help="requests in the batch (default 200)")
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
     p.add_argument("--concurrency", type=_positive, default=8, help="requests in flight at once (default 8)")
     p.add_argument("--stores", type=_csv, default=list(STORES), help=f"comma-separated (default {','.join(STORES)})")
     _common(p)
 
-    p = sub.add_parser("ray", help="rows/s of batch judging on Ray Data (local cluster) vs one process (no model)")
+    p = _add(
+        sub,
+        "ray",
+        "rows/s of batch judging on Ray Data (local cluster) vs one process (no model)",
+        "ra-agents bench ray --rows 100 --actors 1,2",
+    )
     p.add_argument("--rows", type=_positive, default=400, help="requests per run (default 400)")
     p.add_argument("--candidates", type=_positive, default=4, help="candidates per request (default 4)")
     p.add_argument("--actors", type=_csv_ints, default=[1, 2], help="actor counts, comma-separated (default 1,2)")
@@ -209,9 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray cluster (default: all)")
     _common(p)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "rl",
-        help="RL rewards from whole groups: rewards/s and judge calls per group, one sample per request (no model)",
+        "RL rewards from whole groups: rewards/s and judge calls per group, one sample per request (no model)",
+        "ra-agents bench rl --prompts 16 --workers 1,2",
     )
     p.add_argument("--prompts", type=_positive, default=64, help="prompts, i.e. groups (default 64)")
     p.add_argument("--group", type=_positive, default=8, help="samples per prompt (default 8)")
@@ -225,10 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _make_judge(args: argparse.Namespace) -> Any:
     from .._flags import judge_from_flags
 
+    timeout = args.timeout
+    if timeout is None:
+        from ..settings import BackendSettings, resolve
+
+        if resolve(BackendSettings)[1]["timeout"] == "default":
+            timeout = _BENCH_TIMEOUT
     return judge_from_flags(
         args.model,
         args.api_base,
-        backend={"api_key": args.api_key, "timeout": args.timeout},
+        backend={"api_key": args.api_key, "timeout": timeout},
         concurrency=args.concurrency,
         seed=args.seed,
         max_tokens=args.max_tokens,
