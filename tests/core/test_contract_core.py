@@ -210,5 +210,5 @@ def test_a_deprecated_spelling_of_on_judge_error_is_read_once_with_a_warning() -
     assert resolve_on_judge_error("pass") == "fail_open"
     with pytest.warns(DeprecationWarning, match="on_error is deprecated; use on_judge_error='fail_open'"):
         assert resolve_on_judge_error(None, old_name="on_error", old_value="fail_open", what="g") == "fail_open"
-    with pytest.warns(DeprecationWarning), pytest.raises(UsageError, match="not both"):
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(UsageError, match="not both"):
         resolve_on_judge_error("raise", old_name="on_error", old_value="fail_open")
