@@ -63,6 +63,7 @@ EXPECTED_ADAPTERS = {
     "trl.reward",
     "trl.multi_reward",
     "ray.judge_dataset",
+    "verl.reward",
 }
 """Every entry point must have a driver: a new adapter without one fails here."""
 
