@@ -233,7 +233,16 @@ def test_backend_down_gives_error_rows(ray_cluster) -> None:
     assert all(isinstance(e, BackendUnavailable) and "cannot reach" in str(e) for e in errors), errors
 
 
-def test_a_judge_server_through_the_client_gives_the_same_rows(ray_cluster, upstream, tmp_path) -> None:
+def _by_content(body: dict[str, Any]) -> Any:
+    """A verdict by the texts alone (digits 5, "x" 3, anything else 1), whatever order they are shown in."""
+    from ra_agents._loopback import chat_completion
+
+    shown = json.loads(body["messages"][1]["content"])["responses"]
+    scores = {m: 5 if t.isdigit() else 3 if t == "x" else 1 for m, t in shown.items()}
+    return chat_completion(json.dumps({"scores": scores, "best-to-worst": sorted(shown, key=lambda m: -scores[m])}))
+
+
+def test_a_judge_server_through_the_client_gives_the_same_rows(ray_cluster, tmp_path) -> None:
     from tests.server.test_client import _Server
 
     rows = [
@@ -241,17 +250,22 @@ def test_a_judge_server_through_the_client_gives_the_same_rows(ray_cluster, upst
         for i in range(6)
     ]
     rows.append({"id": 99, "principle": PRINCIPLE, "prompt": "q", "responses": []})
-    server = _Server(upstream.api_base, tmp_path / "serve.log")
-    try:
-        server.wait()
-        remote = judge_dataset(
-            ray_cluster.data.from_items(rows), judge=functools.partial(Client, server.url), concurrency=2, batch_size=4
+    # Both judges shuffle without a seed: the upstream judges by content, not position.
+    with LoopbackOpenAI(_by_content) as upstream:
+        server = _Server(upstream.api_base, tmp_path / "serve.log")
+        try:
+            server.wait()
+            remote = judge_dataset(
+                ray_cluster.data.from_items(rows),
+                judge=functools.partial(Client, server.url),
+                concurrency=2,
+                batch_size=4,
+            ).take_all()
+        finally:
+            server.stop()
+        local = judge_dataset(
+            ray_cluster.data.from_items(rows), model="hosted_vllm/x", api_base=upstream.api_base, batch_size=4
         ).take_all()
-    finally:
-        server.stop()
-    local = judge_dataset(
-        ray_cluster.data.from_items(rows), model="hosted_vllm/x", api_base=upstream.api_base, batch_size=4
-    ).take_all()
 
     def summary(row: dict[str, Any]) -> Any:
         verdict = row_verdict(row)
