@@ -8,6 +8,6 @@ echo "== ruff check" >&2
 .venv/bin/ruff check . || status=1
 echo "== ruff format --check" >&2
 .venv/bin/ruff format --check . || status=1
-echo "== mypy (scripts/typecheck.py)" >&2
-.venv/bin/python scripts/typecheck.py || status=1
+echo "== mypy" >&2
+.venv/bin/mypy || status=1
 exit "$status"
