@@ -6,7 +6,7 @@ a few dozen steps under a brevity principle. Each step logs the mean reward and 
 completion length (the statistic the principle is about) to ``<out>/steps.jsonl`` and plots
 both in ``<out>/grpo_principle.png``.
 
-The judge, by default, is the deterministic SCRIPTED judge (``ra_agents.backends.scripted``):
+The judge, by default, is the deterministic SCRIPTED judge (``ra_agents.testing``):
 it ranks a group's completions shortest first and scores each by its length (5 for up to 4
 words, 4 up to 10, 3 up to 20, 2 up to 30, else 1), the verdict a judge following the brevity
 principle gives (scores on the judge's absolute 1-5 scale, so the mean reward can rise). The
@@ -32,8 +32,8 @@ from typing import Any
 
 from ra_agents import Judge, Judging
 from ra_agents._types import GenerationSettings, Message
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.trl import grpo_reward
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PRINCIPLE = "Brevity: the shortest answer that still answers the question is best; every extra word is worse."
 

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ra_agents._loopback import LoopbackOpenAI, chat_completion
+from ra_agents.testing import LoopbackOpenAI, chat_completion
 
 __all__ = ["FakeOpenAI", "chat_reply"]
 

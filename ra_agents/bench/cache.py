@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
-from .._loopback import LoopbackOpenAI, Reply
 from .._types import JudgeResult
 from ..cache import DiskCache, MemoryCache, cache_stats
 from ..judge import BatchItem, Judge
+from ..testing import LoopbackOpenAI, Reply
 from .overhead import _instant_verdict, make_requests
 from .report import md_table, plot, progress
 
@@ -68,7 +68,7 @@ def _by_text(request: dict[str, Any], item: BatchItem) -> dict[str, float] | Non
 async def _one_run(
     api_base: str, upstream: CountingUpstream, batch: list[dict[str, Any]], cache: Any, concurrency: int
 ) -> tuple[dict[str, Any], list[BatchItem]]:
-    from .._flags import judge_from_flags
+    from ..cli.flags import judge_from_flags
 
     judge: Judge = judge_from_flags(
         "hosted_vllm/x", api_base, backend={"num_retries": 0}, seed=0, concurrency=concurrency, cache=cache

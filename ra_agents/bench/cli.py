@@ -61,7 +61,7 @@ def _csv(text: str) -> list[str]:
 
 
 def _judge_options(p: argparse.ArgumentParser) -> None:
-    # The same flags as every other command that builds a judge (ra_agents._flags), except the
+    # The same flags as every other command that builds a judge (ra_agents.cli.flags), except the
     # benchmark's own --permutations default and a fixed seed, so that reruns are comparable.
     g = p.add_argument_group("judge")
     g.add_argument(
@@ -94,7 +94,7 @@ _BENCH_TIMEOUT = 600.0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from .._flags import add_hidden_alias
+    from ..cli.flags import add_hidden_alias
 
     p.add_argument(
         "-o",
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _make_judge(args: argparse.Namespace) -> Any:
-    from .._flags import judge_from_flags
+    from ..cli.flags import judge_from_flags
 
     timeout = args.timeout
     if timeout is None:

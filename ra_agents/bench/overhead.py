@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import protocol
-from .._loopback import LoopbackOpenAI, Reply, chat_completion
+from ..testing import LoopbackOpenAI, Reply, chat_completion
 from .metrics import percentile
 from .report import md_table, plot, progress
 

@@ -11,7 +11,7 @@ finish, each sent on its own, all at once, as OpenRLHF 0.9+ sends them:
   of ``T`` threads, as OpenRLHF's ``asyncio.to_thread`` calls it.
 
 The upstream is an instant OpenAI-compatible server in this process
-(:class:`~ra_agents._loopback.LoopbackOpenAI`) that answers every judge call with a valid
+(:class:`~ra_agents.testing.LoopbackOpenAI`) that answers every judge call with a valid
 verdict at once and counts the calls and the candidates each showed, so ``calls/group`` is
 what the judge really received (1.0 means every group was judged whole in one call). The
 group wait is the time a sample waited for its group to complete (``group_wait_s`` of each
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
-from .._loopback import LoopbackOpenAI, Reply, chat_completion
 from .._sync import run_sync
+from ..testing import LoopbackOpenAI, Reply, chat_completion
 from .metrics import percentile
 from .report import md_table, plot, progress
 from .server import _aiohttp, _Child, _free_port

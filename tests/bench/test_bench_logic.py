@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.bench import cost, listwise, rmbench
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 
 def verdict(scores: dict[str, int]) -> str:

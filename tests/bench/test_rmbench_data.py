@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, prefer
 from ra_agents.bench import cli as bench_cli
 from ra_agents.bench import rmbench
+from ra_agents.testing import ScriptedBackend, prefer
 
 FIXTURE = Path(__file__).parent / "data" / "rm-bench"
 

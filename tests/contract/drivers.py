@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ra_agents import Completion, GenerationSettings, Judge, Judging, Message, TokenLogprob, Usage
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "You are a careful maths tutor."},

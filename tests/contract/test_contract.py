@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ra_agents import AsyncClient, Client, Judge, Message, RAError, prompt_text
-from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 from tests.contract import drivers as d
 from tests.server.test_client import _Server
 

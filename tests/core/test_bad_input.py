@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, prefer
 from ra_agents.cli import main
+from ra_agents.testing import ScriptedBackend, prefer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -274,7 +274,7 @@ NOISE_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
     from ra_agents import Judge
-    from ra_agents._loopback import LoopbackOpenAI, chat_completion
+    from ra_agents.testing import LoopbackOpenAI, chat_completion
 
     VERDICT = '{"scores": {"model-1": 5, "model-2": 1}, "best-to-worst": ["model-1", "model-2"]}'
     with LoopbackOpenAI(lambda body: chat_completion(VERDICT)) as server:

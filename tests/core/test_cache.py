@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ra_agents import GenerationSettings, Judge, JudgeResult, Message, MissingDependencyError, Usage, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.cache import BaseCache, DiskCache, MemoryCache, cache_key
 from ra_agents.cli import main as cli_main
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
 PROMPT = "What is 2 + 2?"
@@ -567,7 +567,7 @@ def test_cache_argument_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 _CHILD = """
 import json, sys
 from ra_agents import Judge
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 def answer(messages, settings):
     shown = shown_responses(messages)
@@ -626,7 +626,7 @@ def test_cli_cache_reports_hits_on_the_second_run(tmp_path: Path, monkeypatch, c
         made.append(judge)
         return judge
 
-    monkeypatch.setattr("ra_agents.cli.judge_from_flags", judge_factory)
+    monkeypatch.setattr("ra_agents.cli.commands.judge_from_flags", judge_factory)
     batch = tmp_path / "batch.jsonl"
     lines = [
         {"id": 1, "principle": PRINCIPLE, "prompt": PROMPT, "responses": RESPONSES},
@@ -655,7 +655,7 @@ def test_cli_cache_reports_hits_on_the_second_run(tmp_path: Path, monkeypatch, c
 
 
 def test_cli_without_cache_says_nothing_of_it(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr("ra_agents.cli.judge_from_flags", lambda m, a, **o: Judge(counting_backend(), **o))
+    monkeypatch.setattr("ra_agents.cli.commands.judge_from_flags", lambda m, a, **o: Judge(counting_backend(), **o))
     batch = tmp_path / "batch.jsonl"
     batch.write_text(json.dumps({"principle": PRINCIPLE, "prompt": PROMPT, "responses": RESPONSES}) + "\n")
     assert cli_main(["judge", "-i", str(batch), "-o", str(tmp_path / "out.jsonl")]) == 0

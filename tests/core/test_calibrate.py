@@ -19,7 +19,6 @@ from uuid import uuid4
 import pytest
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.calibration import (
     LabelledCase,
     calibrate,
@@ -42,6 +41,7 @@ from ra_agents.calibration.stats import (
 )
 from ra_agents.cli import main
 from ra_agents.panel import Panel
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -462,7 +462,7 @@ def test_report_outputs(tmp_path: Path) -> None:
 
 
 def test_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import ra_agents._flags as flags
+    import ra_agents.cli.flags as flags
 
     monkeypatch.setattr(flags, "judge_from_flags", lambda *_a, **_k: tag_judge())
     labels = tmp_path / "labels.jsonl"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ra_agents import cli
+from ra_agents.cli import commands as cli
 
 SHARED = {
     "out": ["-o", "--output"],

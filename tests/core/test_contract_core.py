@@ -29,7 +29,7 @@ from ra_agents import (
     verdict_to_dict,
 )
 from ra_agents.acceptance import check_on_judge_error, check_threshold
-from ra_agents.backends.scripted import ScriptedBackend, prefer
+from ra_agents.testing import ScriptedBackend, prefer
 
 SYSTEM = "You are a careful maths tutor."
 EXPECTED = "system: You are a careful maths tutor.\nuser: What is 2+2?\n  Answer in one word."

@@ -33,8 +33,8 @@ from ra_agents import (
 )
 from ra_agents._aggregate import aggregate, normalize
 from ra_agents._types import PassVerdict
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.protocol import masked_names, verdict_schema
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
 PROMPT = "What is 2 + 2?"

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, Policy, Principle, Rule, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.policy import acheck_policy, check_policy
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PROMPT = "How do I reset my router?"
 SAFE = "Never suggest anything dangerous."

@@ -23,9 +23,9 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.panel import Panel, PanelResult, borda_ranking, kemeny_ranking
 from ra_agents.policy import acheck_policy
+from ra_agents.testing import ScriptedBackend, shown_responses
 from tests.contract.drivers import decision_judge
 
 CANDIDATES = {"A": "text A", "B": "text B"}

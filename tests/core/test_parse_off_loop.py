@@ -12,7 +12,7 @@ import pytest
 
 from ra_agents import GenerationSettings, Judge, JudgeResult, Message, VerdictError
 from ra_agents import judge as judge_module
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 
 def _answer(padding: str) -> Any:

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from ra_agents import Criterion, Judge, JudgeRequest, Principle, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, prefer
 from ra_agents.principle import DEFAULT_INTRO, principle_text
+from ra_agents.testing import ScriptedBackend, prefer
 
 
 def reference() -> Principle:

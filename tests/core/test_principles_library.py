@@ -35,7 +35,7 @@ def test_the_shipped_file_is_package_data_that_loads() -> None:
     text = resources.files("ra_agents.data").joinpath("principles.toml").read_text(encoding="utf-8")
     assert len(tomllib.loads(text)["principle"]) == len(default_library())
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    assert "ra_agents.data" in pyproject["packages"]
+    assert "ra_agents*" in pyproject["packages"]["find"]["include"]
     assert "*.toml" in pyproject["package-data"]["ra_agents.data"]
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.backends.scripted import ScriptedBackend
 from ra_agents.cli import main
 from ra_agents.settings import JudgeSettings, ServerSettings, explain, resolve, resolve_backend
+from ra_agents.testing import ScriptedBackend
 
 
 def needs(module: str) -> None:
@@ -127,7 +127,7 @@ def test_replicas_from_a_comma_string_and_a_toml_list_are_the_same(clean: Path, 
 
 def test_api_base_alone_works_when_the_model_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     needs("litellm")
-    from ra_agents._flags import judge_from_flags
+    from ra_agents.cli.flags import judge_from_flags
 
     monkeypatch.setenv("RA_AGENTS_MODEL", "hosted_vllm/rewardanything")
     judge = judge_from_flags(None, "http://flag:8000/v1")

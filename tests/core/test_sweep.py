@@ -29,10 +29,10 @@ from ra_agents import (
     VerdictError,
     principles,
 )
-from ra_agents import _sweep_cli as sweep_cli
-from ra_agents.backends.scripted import ScriptedBackend
 from ra_agents.cli import main
+from ra_agents.cli import sweep as sweep_cli
 from ra_agents.sweep import PairAgreement, SweepCase, SweepReport, asweep, kendall_tau_b, ranking_tau, sweep
+from ra_agents.testing import ScriptedBackend
 
 SHORT = "Prefer the shortest answer."
 LONG = "Prefer the longest answer."

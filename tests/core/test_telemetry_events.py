@@ -13,7 +13,7 @@ import pytest
 
 from ra_agents import Completion, GenerationSettings, Judge, Message, Usage, VerdictError
 from ra_agents._telemetry import EVALUATION_NAME, EXPLANATION_MAX_CHARS
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
 PROMPT = "What is 2 + 2?"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.protocol import render_candidate
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 from ra_agents.trajectory import (
     NO_STEPS,
     common_prefix,

@@ -37,7 +37,6 @@ from ra_agents import (
     UsageError,
     VerdictError,
 )
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.langgraph_agents import AgentRunsState, best_of_n_agents
 from ra_agents.integrations.trajectory import (
     arank_trajectories,
@@ -46,6 +45,7 @@ from ra_agents.integrations.trajectory import (
     rank_trajectories,
     trajectory_rewards,
 )
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 PRINCIPLE = "Facts about the weather must come from the get_weather tool. Call it once, then answer."
 QUESTION = "What's the weather in Paris today?"

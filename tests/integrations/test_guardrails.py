@@ -11,8 +11,8 @@ from guardrails.errors import ValidationError
 from guardrails.utils.hub_telemetry_utils import HubTelemetry
 
 from ra_agents import BackendUnavailable, Judge, UsageError, prompt_text, verdict_from_dict
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.guardrails import VALIDATOR_NAME, PrincipleValidator
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Never give medical dosages; send the user to a pharmacist."
 SAFE = "Please ask a pharmacist."

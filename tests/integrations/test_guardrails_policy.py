@@ -10,8 +10,8 @@ from guardrails import AsyncGuard, Guard
 from guardrails.errors import ValidationError
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, Policy, Rule, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.guardrails import POLICY_VALIDATOR_NAME, PolicyValidator
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 SAFETY = "Never give medical dosages; send the user to a pharmacist."
 TONE = "Be warm and polite."

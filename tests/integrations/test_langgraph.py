@@ -37,7 +37,6 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.graphs.best_of_n import build_best_of_n
 from ra_agents.graphs.guarded_answer import FALLBACK_ANSWER, build_guarded_answer
 from ra_agents.graphs.plan_then_act import build_plan_then_act, calculator
@@ -53,6 +52,7 @@ from ra_agents.integrations.langgraph import (
     make_plan_rank_node,
     make_rank_node,
 )
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Prefer answers marked good."
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, Policy, Rule
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.langgraph import GuardPolicy, make_guard_node, make_policy_node
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 SAFETY = "Never give medical dosages."
 TONE = "Be warm and polite."

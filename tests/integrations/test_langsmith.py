@@ -27,13 +27,13 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.langsmith import (
     acomparative_evaluator,
     aprinciple_evaluator,
     comparative_evaluator,
     principle_evaluator,
 )
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Correct answers first; shorter is better."
 

@@ -18,8 +18,8 @@ from langsmith import Client, evaluate
 from langsmith.schemas import Example
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, UsageError
-from ra_agents.backends.scripted import ScriptedBackend, shown_responses
 from ra_agents.integrations.langsmith import aprinciples_evaluator, principle_evaluator, principles_evaluator
+from ra_agents.testing import ScriptedBackend, shown_responses
 
 CORRECT = "Correct answers first."
 SHORT = "Shorter is better."

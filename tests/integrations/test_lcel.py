@@ -21,7 +21,6 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from ra_agents import Judge, JudgeResult, Principle, UsageError, prompt_text
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.chat_litellm import BackendChatModel
 from ra_agents.integrations.lcel import (
     JUDGE_RUN_NAME,
@@ -30,6 +29,7 @@ from ra_agents.integrations.lcel import (
     SamplesFailedError,
     best_of_n,
 )
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Prefer answers marked good."
 

@@ -36,9 +36,9 @@ from litellm.types.utils import (
 )
 
 from ra_agents import BackendUnavailable, Judge, Principle, UsageError, prompt_text
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.litellm_guardrail import HEADER_PREFIX, PrincipleGuardrail
 from ra_agents.serving import free_port
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 # LiteLLM's types build pydantic schemas lazily; pydantic warns about their ReadOnly items.
 pytestmark = pytest.mark.filterwarnings("ignore:Items? .* using the `ReadOnly` qualifier:UserWarning")

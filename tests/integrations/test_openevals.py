@@ -26,9 +26,9 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.langsmith import principle_evaluator
 from ra_agents.integrations.openevals import create_async_principle_evaluator, create_principle_evaluator
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Correct answers first; shorter is better."
 RESULT_KEYS = {"key", "score", "comment", "metadata"}

@@ -23,10 +23,10 @@ import pytest
 import torch
 
 from ra_agents import Judge, LimitError, VerdictError
-from ra_agents._loopback import LoopbackOpenAI
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
 from ra_agents.integrations import openrlhf
 from ra_agents.integrations.openrlhf import GroupedReward
+from ra_agents.testing import LoopbackOpenAI
 from tests.server.test_rl_groups import GROUP, PRINCIPLE, _Counting, _group, _whole_group_rewards
 
 LABEL = json.dumps({"principle": PRINCIPLE})

@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 
 from ra_agents import BackendUnavailable, Client, Judge, MissingDependencyError, UsageError, VerdictError
-from ra_agents._loopback import LoopbackOpenAI
-from ra_agents.backends.scripted import ScriptedBackend, prefer
 from ra_agents.bench.overhead import InstantUpstream, _instant_verdict
 from ra_agents.cli import main
 from ra_agents.integrations.ray import (
@@ -30,6 +28,7 @@ from ra_agents.integrations.ray import (
     row_verdict,
 )
 from ra_agents.serving import free_port
+from ra_agents.testing import LoopbackOpenAI, ScriptedBackend, prefer
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
 
@@ -235,7 +234,7 @@ def test_backend_down_gives_error_rows(ray_cluster) -> None:
 
 def _by_content(body: dict[str, Any]) -> Any:
     """A verdict by the texts alone (digits 5, "x" 3, anything else 1), whatever order they are shown in."""
-    from ra_agents._loopback import chat_completion
+    from ra_agents.testing import chat_completion
 
     shown = json.loads(body["messages"][1]["content"])["responses"]
     scores = {m: 5 if t.isdigit() else 3 if t == "x" else 1 for m, t in shown.items()}

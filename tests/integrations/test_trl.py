@@ -11,8 +11,8 @@ import math
 import pytest
 
 from ra_agents import BackendUnavailable, Completion, Judge, TokenLogprob, UsageError, prompt_text
-from ra_agents.backends.scripted import ScriptedBackend, prefer, shown_responses
 from ra_agents.integrations.trl import agrpo_reward, agrpo_rewards, grpo_reward, grpo_rewards
+from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 PRINCIPLE = "Correct first, then short."
 

@@ -26,11 +26,10 @@ import pytest
 import torch
 
 from ra_agents import Judge, UsageError
-from ra_agents._loopback import LoopbackOpenAI
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
-from ra_agents.backends.scripted import ScriptedBackend
 from ra_agents.integrations import verl as ra_verl
 from ra_agents.integrations.verl import EXTRA_KEYS, UidGroupReward
+from ra_agents.testing import LoopbackOpenAI, ScriptedBackend
 from tests.server.test_rl_groups import PRINCIPLE, _Counting, _group, _whole_group_rewards
 
 HAS_VERL = importlib.util.find_spec("verl") is not None

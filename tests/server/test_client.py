@@ -43,8 +43,8 @@ from ra_agents import (
     VerdictError,
     verdict_to_dict,
 )
-from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
 from ra_agents.server.settings import ServerSettings
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINCIPLE = "Prefer answers that are good."

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from ra_agents import Judge, JudgeResult, UsageError
-from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
 from ra_agents.server.groups import GroupBuffer, IncompleteGroupError
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 from tests.server.test_client import _Server
 
 PRINCIPLE = "Shorter is better: rank the shortest answer first."

@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from ra_agents import Judge, verdict_from_dict, verdict_to_dict
-from ra_agents._loopback import LoopbackOpenAI, Reply, chat_completion
 from ra_agents.server.settings import SETTINGS_ENV, ServerSettings
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-1"
@@ -551,8 +551,8 @@ def test_only_the_servers_own_process_tunes_the_garbage_collector(monkeypatch: p
 
     from fastapi.testclient import TestClient
 
-    from ra_agents.backends.scripted import ScriptedBackend
     from ra_agents.server import app as server_app
+    from ra_agents.testing import ScriptedBackend
 
     settled: list[bool] = []
     monkeypatch.setattr(server_app, "_settle_garbage_collector", lambda: settled.append(True))
@@ -577,8 +577,8 @@ def test_one_server_span_per_request_with_the_judge_span_as_its_child(spans: Any
     from fastapi.testclient import TestClient
     from opentelemetry.trace import SpanKind
 
-    from ra_agents.backends.scripted import ScriptedBackend
     from ra_agents.server import app as server_app
+    from ra_agents.testing import ScriptedBackend
 
     verdict = '{"scores": {"model-1": 4, "model-2": 2}, "best-to-worst": ["model-1", "model-2"]}'
     app = server_app.create_app(judge=Judge(ScriptedBackend(default=verdict)))

@@ -79,16 +79,20 @@ def shown_responses(messages: Sequence[Message]) -> dict[str, str]:
     return dict(json.loads(messages[1]["content"])["responses"])
 
 
+def verdict_json(shown: dict[str, str], score: Callable[[str], int]) -> str:
+    """A verdict scoring each shown text with ``score(text)``, ranked by score (ties by name order)."""
+    scores = {name: score(text) for name, text in shown.items()}
+    ranking = sorted(shown, key=lambda name: -scores[name])
+    return json.dumps({"scores": scores, "best-to-worst": ranking})
+
+
 def prefer(predicate: Callable[[str], bool], high: int = 5, low: int = 1) -> Callable[..., str]:
     """An answer function that scores texts matching ``predicate`` high, others low."""
 
     def answer(messages: Sequence[Message], settings: GenerationSettings) -> str:
-        shown = shown_responses(messages)
-        scores = {m: (high if predicate(t) else low) for m, t in shown.items()}
-        ranking = sorted(shown, key=lambda m: -scores[m])
-        return json.dumps({"scores": scores, "best-to-worst": ranking})
+        return verdict_json(shown_responses(messages), lambda text: high if predicate(text) else low)
 
     return answer
 
 
-__all__ += ["shown_responses", "prefer"]
+__all__ += ["prefer", "shown_responses", "verdict_json"]

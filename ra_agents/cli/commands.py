@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from ._errors import RAError, UsageError
-from ._flags import add_judge_options, judge_from_flags, judge_keywords, setting_type
-from ._types import JudgeResult
-from .cache import cache_stats
-from .judge import BatchItem, Judge
+from .. import __version__
+from .._errors import RAError, UsageError
+from .._types import JudgeResult
+from ..cache import cache_stats
+from ..judge import BatchItem, Judge
+from .flags import add_judge_options, judge_from_flags, judge_keywords, setting_type
 
 __all__ = ["main", "judge_from_flags"]
 
@@ -175,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     add_judge_options(sweep)
     sweep.set_defaults(run=_cmd_sweep)
 
-    from ._calibrate_cli import add_parser as add_calibrate
+    from .calibrate import add_parser as add_calibrate
 
     add_calibrate(sub, add_judge_options)
 
@@ -246,7 +246,7 @@ def _serve_parser(sub: Any) -> argparse.ArgumentParser:
     """``ra-agents serve``: every flag is a server setting, checked as the settings layer checks it."""
     from pydantic_core import PydanticUndefined
 
-    from .settings import ServerSettings, expectation
+    from ..settings import ServerSettings, expectation
 
     def setting(name: str) -> Callable[[str], Any]:
         return setting_type(ServerSettings, name)
@@ -351,7 +351,7 @@ def _cmd_judge(args: argparse.Namespace) -> int:
     else:
         requests, single = [_request_from_flags(args)], True
     if args.ray is not None:
-        from .integrations.ray import judge_requests_on_ray
+        from ..integrations.ray import judge_requests_on_ray
 
         if args.api_key is not None or args.timeout is not None:
             raise UsageError(
@@ -510,13 +510,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _sweep_arguments(p: argparse.ArgumentParser) -> None:
-    from ._sweep_cli import add_arguments
+    from .sweep import add_arguments
 
     add_arguments(p)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from ._sweep_cli import run
+    from .sweep import run
 
     return run(args)
 
@@ -527,8 +527,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_vllm(args: argparse.Namespace) -> int:
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally below stops vLLM's whole group;
     # if this process dies some other way, the keeper of ra_agents._children stops it.
-    from ._children import signals_exit
-    from .serving import VLLMServer, ensure_vllm_env, has_cuda
+    from .._children import signals_exit
+    from ..serving import VLLMServer, ensure_vllm_env, has_cuda
 
     with signals_exit():
         cuda = has_cuda() if args.gpu is None else args.gpu
@@ -537,7 +537,7 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
         if args.model_dir:
             model_dir = Path(args.model_dir)
         else:
-            from .models import ensure_bundled_model
+            from ..models import ensure_bundled_model
 
             model_dir = ensure_bundled_model()
         print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
@@ -573,7 +573,7 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve, settings_from_sources
+    from ..server import serve, settings_from_sources
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "show_config")}
     if args.show_config:
@@ -591,7 +591,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | None, *, as_json: bool) -> None:
     """The effective settings (:func:`ra_agents.settings.explain`) as a table or JSON rows."""
-    from .settings import explain
+    from ..settings import explain
 
     rows = explain(arguments, config_path=config_path)
     if as_json:
@@ -604,13 +604,13 @@ def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | Non
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench.cli import main as bench_main
+    from ..bench.cli import main as bench_main
 
     return bench_main([a for a in args.rest if a != "--"] or ["--help"])
 
 
 def _cmd_principles(args: argparse.Namespace) -> int:
-    from ._principles_cli import main as principles_main
+    from .principles import main as principles_main
 
     return principles_main([a for a in args.rest if a != "--"] or ["--help"])
 
@@ -622,13 +622,9 @@ _DELEGATED = {"bench": _cmd_bench, "principles": _cmd_principles}
 def _delegated_parser(name: str) -> argparse.ArgumentParser:
     """The own parser of a subcommand in :data:`_DELEGATED` (what its ``--help`` prints)."""
     if name == "bench":
-        from .bench.cli import build_parser as bench_parser
+        from ..bench.cli import build_parser as bench_parser
 
         return bench_parser()
-    from ._principles_cli import build_parser as principles_parser
+    from .principles import build_parser as principles_parser
 
     return principles_parser()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

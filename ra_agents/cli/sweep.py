@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
-from ._flags import add_hidden_alias, judge_from_flags, judge_keywords
-from ._types import JudgeResult
-from .judge import BatchItem
-from .principle import Principle, PrincipleLike
-from .sweep import SweepCase, _require_matplotlib, sweep
+from .._errors import UsageError
+from .._types import JudgeResult
+from ..judge import BatchItem
+from ..principle import Principle, PrincipleLike
+from ..sweep import SweepCase, _require_matplotlib, sweep
+from .flags import add_hidden_alias, judge_from_flags, judge_keywords
 
 __all__ = ["add_arguments", "run", "read_cases", "resolve_principles"]
 
@@ -153,7 +153,7 @@ def _library_principle(principle_id: str) -> Principle:
     """A principle from the library by id (the library is imported only when an id is given)."""
     if not principle_id:
         raise UsageError("an empty principle id; give a library id or NAME=TEXT")
-    from . import principles as library
+    from .. import principles as library
 
     return library.get(principle_id)
 

@@ -13,8 +13,8 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from .judge import Judge
-from .settings import resolve_backend
+from ..judge import Judge
+from ..settings import resolve_backend
 
 __all__ = ["add_hidden_alias", "add_judge_options", "judge_from_flags", "judge_keywords", "setting_type"]
 
@@ -69,7 +69,7 @@ def setting_type(cls: type[Any], name: str) -> Callable[[str], Any]:
     """
     from pydantic import TypeAdapter, ValidationError
 
-    from .settings import expectation
+    from ..settings import expectation
 
     field = cls.model_fields[name]
     adapter: TypeAdapter[Any] = TypeAdapter(Annotated[field.annotation, *field.metadata])  # type: ignore[arg-type]

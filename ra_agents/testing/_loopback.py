@@ -1,7 +1,7 @@
 """A small OpenAI-compatible chat server on 127.0.0.1 (standard library only).
 
-It exists to measure and test our own HTTP path without a model: the benchmark's
-instant upstream and the wire-level tests both build on it. It never stands in for a
+It tests and measures an HTTP path without a model: your tests, the benchmarks'
+instant upstream and the wire-level tests all build on it. It never stands in for a
 real model server.
 """
 
@@ -17,7 +17,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["LoopbackOpenAI", "Reply", "chat_completion"]
+from ._scripted import shown_responses, verdict_json
+
+__all__ = ["LoopbackOpenAI", "Reply", "chat_completion", "verdict_reply"]
 
 Reply = tuple[int, dict[str, Any]]
 """An HTTP status and the JSON body to send."""
@@ -48,6 +50,22 @@ def chat_completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def verdict_reply(score: Callable[[str], int]) -> Callable[[dict[str, Any]], Reply]:
+    """A ``respond`` function that answers the judge's request with a verdict.
+
+    Each candidate the judge shows is scored ``score(text)`` (1-5) and ranked by score,
+    so the answer follows the shuffled names the judge sent.
+
+    Example:
+        >>> server = LoopbackOpenAI(verdict_reply(lambda text: 5 if "Paris" in text else 2))
+    """
+
+    def respond(body: dict[str, Any]) -> Reply:
+        return chat_completion(verdict_json(shown_responses(body["messages"]), score))
+
+    return respond
 
 
 class _Server(ThreadingHTTPServer):

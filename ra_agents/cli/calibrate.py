@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._errors import RAError, UsageError
+from .._errors import RAError, UsageError
 
 __all__ = ["add_parser", "add_arguments", "run"]
 
@@ -37,7 +37,7 @@ examples:
 
 def add_parser(sub: Any, judge_options: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
     """Register ``calibrate`` on ``ra-agents``'s subparsers (``judge_options`` adds --model, --api-base ...)."""
-    from .calibration import labels
+    from ..calibration import labels
 
     p = sub.add_parser(
         "calibrate",
@@ -54,7 +54,7 @@ def add_parser(sub: Any, judge_options: Callable[[argparse.ArgumentParser], None
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The calibration's own flags."""
-    from ._sweep_cli import _one_item
+    from .sweep import _one_item
 
     source = p.add_argument_group("labels (one source)")
     source.add_argument("-i", "--input", help="labelled cases, one JSON object per line (.jsonl); - for stdin")
@@ -100,11 +100,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate from parsed flags; 0 when every case was judged, 1 when some failed."""
-    from ._flags import judge_from_flags, judge_keywords
-    from ._sweep_cli import _progress, _write, resolve_principles
-    from .calibration import calibrate
-    from .judging import Judging
-    from .panel import Panel
+    from ..calibration import calibrate
+    from ..judging import Judging
+    from ..panel import Panel
+    from .flags import judge_from_flags, judge_keywords
+    from .sweep import _progress, _write, resolve_principles
 
     cases = _read_cases(args)
     principles = resolve_principles(args.principle_items) if args.principle_items else None
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_cases(args: argparse.Namespace) -> list[Any]:
-    from .calibration import labels_from_langsmith, labels_from_rm_bench, read_labels
+    from ..calibration import labels_from_langsmith, labels_from_rm_bench, read_labels
 
     given = [f for f, v in (("--input", args.input), ("--rm-bench", args.rm_bench)) if v]
     if args.langsmith_dataset or args.langsmith_project:
@@ -173,7 +173,7 @@ def _read_cases(args: argparse.Namespace) -> list[Any]:
     if args.input:
         return list(read_labels(args.input))
     if args.rm_bench:
-        from .bench.cli import _cells
+        from ..bench.cli import _cells
 
         try:
             cells = _cells(args.cells)

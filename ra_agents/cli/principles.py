@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import RAError, UsageError
-from .principle import Principle
-from .principles import Library, default_library, load
+from .._errors import RAError, UsageError
+from ..principle import Principle
+from ..principles import Library, default_library, load
 
 __all__ = ["main", "build_parser"]
 
