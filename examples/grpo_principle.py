@@ -1,7 +1,7 @@
 """A principle-steered GRPO run: TRL's GRPOTrainer with the principle judge as the ONLY reward.
 
 The policy is the bundled SmolLM2-135M-Instruct (the safetensors export ``ra-agents vllm
-prepare`` makes, found with :func:`ra_agents.models.ensure_bundled_model`), trained on CPU for
+prepare`` makes, found with :func:`ra_agents.local.model.ensure_bundled_model`), trained on CPU for
 a few dozen steps under a brevity principle. Each step logs the mean reward and the mean
 completion length (the statistic the principle is about) to ``<out>/steps.jsonl`` and plots
 both in ``<out>/grpo_principle.png``.
@@ -100,7 +100,7 @@ def run(
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from ra_agents.models import ensure_bundled_model
+    from ra_agents.local.model import ensure_bundled_model
 
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, float]] = []

@@ -78,7 +78,7 @@ from ra_agents import (
 )
 from ra_agents.acceptance import check_on_judge_error, check_threshold
 from ra_agents.policy import acheck_policy, check_policy
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 
 try:
     from guardrails.validators import FailResult, PassResult, ValidationResult, Validator, register_validator

@@ -74,7 +74,7 @@ from ra_agents import (
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error, check_threshold, resolve_on_judge_error
 from ra_agents.policy import acheck_policy
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
 
 try:

@@ -67,7 +67,7 @@ from ra_agents import (
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error
 from ra_agents.multi import MultiMode, PrincipleSet, principle_weights
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 
 __all__ = [
     "principle_evaluator",

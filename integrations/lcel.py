@@ -53,7 +53,7 @@ from ra_agents import (
     prompt_text,
 )
 from ra_agents._sync import run_sync
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
 
 try:

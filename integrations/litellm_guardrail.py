@@ -117,7 +117,7 @@ from ra_agents import (
     prompt_text,
 )
 from ra_agents.acceptance import check_threshold, resolve_on_judge_error
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 from ra_agents.trajectory import content_text
 
 try:

@@ -81,7 +81,7 @@ from ra_agents import (
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_threshold
 from ra_agents.integrations.langsmith import _OUTPUT, Extractor, _Request
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 
 __all__ = [
     "PrincipleEvaluator",

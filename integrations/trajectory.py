@@ -57,7 +57,7 @@ from ra_agents import (
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_threshold
 from ra_agents.integrations.langsmith import _OUTPUT, _REFERENCE, _Request
-from ra_agents.principle import PrincipleLike, principle_text
+from ra_agents.principles import PrincipleLike, principle_text
 from ra_agents.trajectory import (
     TrajectoryOptions,
     common_prefix,

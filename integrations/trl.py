@@ -60,7 +60,7 @@ from ra_agents import (
     VerdictError,
     prompt_text,
 )
-from ra_agents.principle import principle_text
+from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
 from ra_agents.trajectory import content_text, is_message
 

@@ -41,11 +41,11 @@ from .judging import Judging
 from .multi import MultiResult
 from .panel import Panel, PanelResult
 from .policy import Policy, PolicyOutcome, Rule
-from .principle import Criterion, Principle, PrincipleLike
+from .principles import Criterion, Principle, PrincipleLike
 from .prompt import PromptLike, prompt_text
 
 if TYPE_CHECKING:  # the client needs the 'client' extra (httpx), so it is imported on first use
-    from .client import AsyncClient, Client
+    from .remote.client import AsyncClient, Client
 
 try:
     __version__ = version("ra-agents")
@@ -102,7 +102,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Import the HTTP client on first access, so ``import ra_agents`` does not need httpx."""
     if name in ("Client", "AsyncClient"):
-        from . import client
+        from .remote import client
 
         return getattr(client, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

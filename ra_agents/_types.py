@@ -10,7 +10,7 @@ from typing import Annotated, Any, Protocol, TypedDict, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, TypeAdapter, WithJsonSchema
 
 from ._errors import UsageError
-from .principle import Principle
+from .principles import Principle
 from .prompt import prompt_text
 
 __all__ = [

@@ -30,7 +30,7 @@ from ._types import (
 )
 from .cache import VerdictStore, open_store, verdict_lookup
 from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
-from .principle import PrincipleLike, principle_text
+from .principles import PrincipleLike, principle_text
 from .prompt import PromptLike, prompt_text
 
 __all__ = ["Judge", "BatchItem"]

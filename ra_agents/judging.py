@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._errors import RAError
     from ._types import JudgeRequest, JudgeResult
     from .multi import MultiMode, MultiResult, PrincipleSet
-    from .principle import PrincipleLike
+    from .principles import PrincipleLike
 
 __all__ = ["Judging"]
 

@@ -7,7 +7,7 @@ Two modes:
   scores under the principles (on the judge's scale). Cost: one call per principle.
 - ``"fold"``: the principles are folded into ONE prioritised principle (each becomes a
   weighted criterion, higher weights first in the priority order, see
-  :func:`ra_agents.principles.combine`) and judged in a single call, for when cost
+  :func:`ra_agents.principles.library.combine`) and judged in a single call, for when cost
   matters more than a per-principle breakdown.
 
 The combined ranking sorts by combined score; ties go to the candidate with the higher
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from ._aggregate import normalize
 from ._errors import UsageError
 from ._types import JudgeResult
-from .principle import PrincipleLike, principle_text
+from .principles import PrincipleLike, principle_text
 
 if TYPE_CHECKING:
     from .judging import Judging

@@ -54,7 +54,7 @@ from ._sync import run_sync
 from ._types import JudgeRequest, JudgeResult, Usage, verdict_to_dict
 from .calibration.stats import krippendorff_alpha
 from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
-from .principle import PrincipleLike
+from .principles import PrincipleLike
 from .sweep import ranking_tau
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from ._errors import UsageError
 from ._sync import run_sync
 from ._types import JudgeResult
 from .acceptance import DEFAULT_THRESHOLD, accepts, check_threshold
-from .principle import PrincipleLike, principle_text
+from .principles import PrincipleLike, principle_text
 
 if TYPE_CHECKING:
     from .judging import Judging

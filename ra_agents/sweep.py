@@ -30,7 +30,7 @@ from ._errors import MissingDependencyError, RAError, UsageError
 from ._sync import run_sync
 from ._types import JudgeResult
 from .judge import BatchItem, Judge
-from .principle import PrincipleLike, principle_text
+from .principles import PrincipleLike, principle_text
 
 __all__ = [
     "SweepCase",

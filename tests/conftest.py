@@ -68,7 +68,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if os.environ.get("RA_AGENTS_TEST_VLLM_URL"):
         return
     if any(item.get_closest_marker("vllm") for item in session.items):
-        from ra_agents.serving import VLLMServer
+        from ra_agents.local.vllm_server import VLLMServer
         from tests.otlp_receiver import OTLPReceiver
 
         _RECEIVER = OTLPReceiver().start()

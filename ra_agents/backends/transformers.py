@@ -37,7 +37,7 @@ class TransformersBackend:
 
     Args:
         model_path: a local model folder; ``None`` uses the bundled SmolLM2 model
-            (exported once to the cache, see :mod:`ra_agents.models`).
+            (exported once to the cache, see :mod:`ra_agents.local.model`).
         model_name: name reported in results and spans (defaults to the folder name).
         device: ``"cpu"``, ``"cuda"`` ...; ``None`` picks CUDA when present.
         dtype: ``"auto"`` is float32 on CPU and bfloat16 on CUDA, or a torch dtype name.
@@ -61,7 +61,7 @@ class TransformersBackend:
         _require("torch")
         _require("transformers")
         self._model_path = Path(model_path) if model_path is not None else None
-        from ..models import BUNDLED_MODEL_NAME
+        from ..local.model import BUNDLED_MODEL_NAME
 
         self.model = model_name or (self._model_path.name if self._model_path else BUNDLED_MODEL_NAME)
         self._device = device
@@ -135,7 +135,7 @@ class TransformersBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from ..models import ensure_bundled_model
+        from ..local.model import ensure_bundled_model
 
         hf_logging.disable_progress_bar()
 

@@ -35,7 +35,7 @@ from typing import Any
 from .._errors import UsageError, VerdictError
 from .._types import JudgeResult
 from ..judge import Judge
-from ..models import cache_dir
+from ..local.model import cache_dir
 from .metrics import mean, pair_credit, position_bias, style_summary
 from .report import fmt, md_table, plot, progress
 

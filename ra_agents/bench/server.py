@@ -148,7 +148,7 @@ sys.stdin.read()
 
 def reference_venv_dir() -> Path:
     """Where the benchmark keeps its reference environment: ``<ra-agents cache>/bench-reference-venv``."""
-    from ..models import cache_dir
+    from ..local.model import cache_dir
 
     return cache_dir() / "bench-reference-venv"
 

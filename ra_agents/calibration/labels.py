@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias, get_args
 
 from .._errors import MissingDependencyError, UsageError
-from ..principle import Principle, PrincipleLike
+from ..principles import Principle, PrincipleLike
 
 __all__ = [
     "Kind",

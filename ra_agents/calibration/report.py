@@ -16,7 +16,7 @@ from .._types import JudgeResult
 from ..acceptance import DEFAULT_THRESHOLD, check_threshold
 from ..bench.metrics import position_bias
 from ..bench.report import fmt, md_table, plot
-from ..principle import Principle, PrincipleLike, principle_text
+from ..principles import Principle, PrincipleLike, principle_text
 from ..sweep import kendall_tau_b
 from .labels import LabelledCase, cases_from_dicts
 from .stats import (

@@ -526,9 +526,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_vllm(args: argparse.Namespace) -> int:
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally below stops vLLM's whole group;
-    # if this process dies some other way, the keeper of ra_agents._children stops it.
-    from .._children import signals_exit
-    from ..serving import VLLMServer, ensure_vllm_env, has_cuda
+    # if this process dies some other way, the keeper of ra_agents.local.processes stops it.
+    from ..local.processes import signals_exit
+    from ..local.vllm_server import VLLMServer, ensure_vllm_env, has_cuda
 
     with signals_exit():
         cuda = has_cuda() if args.gpu is None else args.gpu
@@ -537,7 +537,7 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
         if args.model_dir:
             model_dir = Path(args.model_dir)
         else:
-            from ..models import ensure_bundled_model
+            from ..local.model import ensure_bundled_model
 
             model_dir = ensure_bundled_model()
         print(f"vLLM environment: {python.parent.parent}\nmodel folder: {model_dir}", file=sys.stderr)
@@ -573,7 +573,7 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ..server import serve, settings_from_sources
+    from ..remote.server import serve, settings_from_sources
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", "show_config")}
     if args.show_config:

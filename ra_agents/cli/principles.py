@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import RAError, UsageError
-from ..principle import Principle
-from ..principles import Library, default_library, load
+from ..principles import Library, Principle, default_library, load
 
 __all__ = ["main", "build_parser"]
 

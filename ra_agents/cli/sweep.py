@@ -15,7 +15,7 @@ from typing import Any
 from .._errors import UsageError
 from .._types import JudgeResult
 from ..judge import BatchItem
-from ..principle import Principle, PrincipleLike
+from ..principles import Principle, PrincipleLike
 from ..sweep import SweepCase, _require_matplotlib, sweep
 from .flags import add_hidden_alias, judge_from_flags, judge_keywords
 

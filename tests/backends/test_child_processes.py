@@ -1,7 +1,7 @@
 """Every child process the command line starts lives and dies with it (issue 21, the signal test).
 
 ``ra-agents vllm serve`` runs here as a real process, through the real code path
-(``_cmd_vllm`` -> ``VLLMServer`` -> ``ra_agents._children.spawn``). vLLM's interpreter is a
+(``_cmd_vllm`` -> ``VLLMServer`` -> ``ra_agents.local.processes.spawn``). vLLM's interpreter is a
 stand-in that behaves like vLLM's API server where it matters: it answers ``GET /v1/models``
 on the port, starts an "engine core" that starts a "worker", and on SIGTERM dies at once
 without stopping them (the worst case: only stopping the whole group helps). One test,
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from ra_agents._children import run, signals_exit, spawn
-from ra_agents.serving import free_port
+from ra_agents.local.processes import run, signals_exit, spawn
+from ra_agents.local.vllm_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,7 +243,7 @@ def test_keeper_stands_down_after_an_orderly_stop() -> None:
 SCRIPT = textwrap.dedent(
     """\
     import os, sys
-    from ra_agents._children import run, signals_exit
+    from ra_agents.local.processes import run, signals_exit
     with signals_exit():
         print(os.getpid(), flush=True)
         run({command!r}, grace=2)
@@ -280,7 +280,7 @@ WORKER = textwrap.dedent(
     """\
     import subprocess, sys
     worker = subprocess.Popen([sys.executable, "-c", (
-        "import time; from ra_agents._children import exit_with_parent;"
+        "import time; from ra_agents.local.processes import exit_with_parent;"
         "exit_with_parent(); print('ready', flush=True); time.sleep(600)")], stdout=sys.stdout)
     print(worker.pid, flush=True)
     worker.wait()

@@ -24,7 +24,7 @@ from ra_agents import (
     VerdictError,
 )
 from ra_agents.backends.litellm import LiteLLMBackend
-from ra_agents.serving import VLLMServer, free_port
+from ra_agents.local.vllm_server import VLLMServer, free_port
 from tests.fake_openai import FakeOpenAI, chat_reply
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."

@@ -8,9 +8,9 @@ import pytest
 
 from ra_agents import BackendError, BackendUnavailable, ContextLengthError, Judge, UsageError, VerdictError
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
-from ra_agents.server import ServerSettings
-from ra_agents.server.app import build_judge
-from ra_agents.serving import free_port
+from ra_agents.local.vllm_server import free_port
+from ra_agents.remote.server import ServerSettings
+from ra_agents.remote.server.app import build_judge
 from tests.fake_openai import FakeOpenAI, chat_reply
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."

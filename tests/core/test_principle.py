@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from ra_agents import Criterion, Judge, JudgeRequest, Principle, UsageError
-from ra_agents.principle import DEFAULT_INTRO, principle_text
+from ra_agents.principles import DEFAULT_INTRO, principle_text
 from ra_agents.testing import ScriptedBackend, prefer
 
 

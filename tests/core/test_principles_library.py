@@ -12,8 +12,7 @@ import pytest
 
 from ra_agents import Criterion, Principle, UsageError
 from ra_agents.cli import main
-from ra_agents.principle import DEFAULT_INTRO
-from ra_agents.principles import COMPOSITE, Library, combine, default_library, get, load, search
+from ra_agents.principles import COMPOSITE, DEFAULT_INTRO, Library, combine, default_library, get, load, search
 
 ROOT = Path(__file__).resolve().parents[2]
 CATEGORIES = {"content", "structure", "tone", "logic", "style", "safety", "agent"}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, JudgeResult, UsageError
-from ra_agents.models import BUNDLED_MODEL_NAME, ensure_bundled_model
+from ra_agents.local.model import BUNDLED_MODEL_NAME, ensure_bundled_model
 
 pytestmark = pytest.mark.real_model
 

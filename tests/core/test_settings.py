@@ -62,7 +62,7 @@ def test_backend_setting_precedence(clean: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_server_setting_precedence(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ra_agents.server.settings import settings_from_sources
+    from ra_agents.remote.server.settings import settings_from_sources
 
     assert settings_from_sources().max_batch == 256
     clean.write_text("[server]\nmax_batch = 30\n")
@@ -87,8 +87,8 @@ def test_server_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     needs("fastapi")
     from fastapi.testclient import TestClient
 
-    from ra_agents.server import create_app
-    from ra_agents.server.settings import settings_from_sources
+    from ra_agents.remote.server import create_app
+    from ra_agents.remote.server.settings import settings_from_sources
 
     limits = {
         "max_body_bytes": 4096,
@@ -141,7 +141,7 @@ def test_server_backends_read_the_model_settings(monkeypatch: pytest.MonkeyPatch
     """LiteLLM by default; ``http`` on request, with the model and server from the environment."""
     needs("fastapi")
     needs("litellm")
-    from ra_agents.server.app import build_judge
+    from ra_agents.remote.server.app import build_judge
 
     monkeypatch.setenv("RA_AGENTS_MODEL", "hosted_vllm/m")
     monkeypatch.setenv("RA_AGENTS_API_BASE", "http://env:8000/v1")

@@ -37,7 +37,7 @@ from litellm.types.utils import (
 
 from ra_agents import BackendUnavailable, Judge, Principle, UsageError, prompt_text
 from ra_agents.integrations.litellm_guardrail import HEADER_PREFIX, PrincipleGuardrail
-from ra_agents.serving import free_port
+from ra_agents.local.vllm_server import free_port
 from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
 # LiteLLM's types build pydantic schemas lazily; pydantic warns about their ReadOnly items.
@@ -310,7 +310,7 @@ def test_a_judge_model_is_required_and_only_post_call_is_supported() -> None:
         _guardrail(event_hook="pre_call")
 
 
-def test_litellm_builds_it_from_config_params(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_litellm_builds_it_from_config_params(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The proxy's own guardrail loader, with the params a YAML entry gives (and LiteLLM's defaults)."""
     import litellm
     from litellm.proxy.guardrails.guardrail_registry import InMemoryGuardrailHandler
@@ -332,7 +332,7 @@ def test_litellm_builds_it_from_config_params(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("RA_TEST_JUDGE_KEY", "sk-judge")
     try:
         handler.initialize_guardrail(
-            {"guardrail_name": "ra-cfg", "litellm_params": params}, config_file_path="cfg.yaml"
+            {"guardrail_name": "ra-cfg", "litellm_params": params}, config_file_path=str(tmp_path / "cfg.yaml")
         )
         guard = next(iter(handler.guardrail_id_to_custom_guardrail.values()))
         assert isinstance(guard, PrincipleGuardrail)

@@ -27,7 +27,7 @@ from ra_agents.integrations.ray import (
     row_error,
     row_verdict,
 )
-from ra_agents.serving import free_port
+from ra_agents.local.vllm_server import free_port
 from ra_agents.testing import LoopbackOpenAI, ScriptedBackend, prefer
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."

@@ -43,7 +43,7 @@ from ra_agents import (
     VerdictError,
     verdict_to_dict,
 )
-from ra_agents.server.settings import ServerSettings
+from ra_agents.remote.server.settings import ServerSettings
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -577,5 +577,5 @@ def test_closed_client_and_bad_arguments() -> None:
 def test_lazy_export() -> None:
     assert ra_agents.Client is Client and ra_agents.AsyncClient is AsyncClient
     assert {"Client", "AsyncClient"} <= set(ra_agents.__all__)
-    code = "import sys, ra_agents; assert 'ra_agents.client' not in sys.modules; ra_agents.Client"
+    code = "import sys, ra_agents; assert 'ra_agents.remote.client' not in sys.modules; ra_agents.Client"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

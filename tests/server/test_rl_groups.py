@@ -20,7 +20,7 @@ import pytest
 
 from ra_agents import Judge, JudgeResult, UsageError
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
-from ra_agents.server.groups import GroupBuffer, IncompleteGroupError
+from ra_agents.remote.server.groups import GroupBuffer, IncompleteGroupError
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 from tests.server.test_client import _Server
 
@@ -202,8 +202,8 @@ async def test_buffer_refuses_samples_that_disagree_on_their_groups_size() -> No
 
 
 def test_the_server_refuses_several_workers_without_a_group_owner() -> None:
-    from ra_agents.server.app import check_whole_groups
-    from ra_agents.server.settings import ServerSettings
+    from ra_agents.remote.server.app import check_whole_groups
+    from ra_agents.remote.server.settings import ServerSettings
 
     with pytest.raises(UsageError, match="ra-agents serve --workers"):
         check_whole_groups(ServerSettings(workers=2))

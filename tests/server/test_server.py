@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from ra_agents import Judge, verdict_from_dict, verdict_to_dict
-from ra_agents.server.settings import SETTINGS_ENV, ServerSettings
+from ra_agents.remote.server.settings import SETTINGS_ENV, ServerSettings
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +188,7 @@ def test_judge_one(server: str) -> None:
 
 
 def test_errors_carry_their_fields(server: str) -> None:
-    from ra_agents.server.app import MAX_ERROR_TEXT
+    from ra_agents.remote.server.app import MAX_ERROR_TEXT
 
     over = httpx.post(f"{server}/v1/judge", json=_req(0, n=9))
     assert over.status_code == 422
@@ -535,7 +535,7 @@ def test_server_in_front_of_the_served_model(vllm_server: Any, backend: str) -> 
 def test_readiness_asks_every_replica(upstream: Upstream) -> None:
     from ra_agents import Judge
     from ra_agents.backends.litellm import LiteLLMBackend
-    from ra_agents.server.app import _backend_problem
+    from ra_agents.remote.server.app import _backend_problem
 
     dead = f"http://127.0.0.1:{_free_port()}/v1"
     both = Judge(LiteLLMBackend.replicas("hosted_vllm/x", [upstream.api_base, dead]))
@@ -551,7 +551,7 @@ def test_only_the_servers_own_process_tunes_the_garbage_collector(monkeypatch: p
 
     from fastapi.testclient import TestClient
 
-    from ra_agents.server import app as server_app
+    from ra_agents.remote.server import app as server_app
     from ra_agents.testing import ScriptedBackend
 
     settled: list[bool] = []
@@ -577,7 +577,7 @@ def test_one_server_span_per_request_with_the_judge_span_as_its_child(spans: Any
     from fastapi.testclient import TestClient
     from opentelemetry.trace import SpanKind
 
-    from ra_agents.server import app as server_app
+    from ra_agents.remote.server import app as server_app
     from ra_agents.testing import ScriptedBackend
 
     verdict = '{"scores": {"model-1": 4, "model-2": 2}, "best-to-worst": ["model-1", "model-2"]}'
@@ -612,7 +612,7 @@ def test_one_server_span_per_request_with_the_judge_span_as_its_child(spans: Any
 def test_the_auto_backend_goes_straight_to_one_self_hosted_server(
     model: str | None, api_base: str | None, backend: str, expected: str
 ) -> None:
-    from ra_agents.server.app import backend_of, build_judge
+    from ra_agents.remote.server.app import backend_of, build_judge
 
     settings = ServerSettings(model=model, api_base=api_base, backend=backend)
     assert backend_of(settings) == expected
@@ -623,7 +623,7 @@ def test_the_auto_backend_goes_straight_to_one_self_hosted_server(
 
 
 def test_the_http_backend_takes_the_upstream_key_where_litellm_would(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ra_agents.server.app import build_judge
+    from ra_agents.remote.server.app import build_judge
 
     monkeypatch.setenv("HOSTED_VLLM_API_KEY", "vllm-key")
     monkeypatch.setenv("OPENAI_API_KEY", "openai-key")

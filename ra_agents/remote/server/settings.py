@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..settings import ServerSettings, resolve
+from ...settings import ServerSettings, resolve
 
 __all__ = ["ServerSettings", "settings_from_sources", "settings_to_env", "SETTINGS_ENV"]
 

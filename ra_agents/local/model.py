@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 __all__ = ["BUNDLED_MODEL_NAME", "cache_dir", "bundled_gguf_path", "ensure_bundled_model"]
 
@@ -75,7 +75,7 @@ def _export_gguf(gguf: Path, out: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        from ._errors import MissingDependencyError
+        from .._errors import MissingDependencyError
 
         raise MissingDependencyError(exc.name or "transformers", "local", "Exporting the bundled model") from exc
 

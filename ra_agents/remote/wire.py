@@ -1,7 +1,7 @@
 """The JSON shapes of the judge service, shared by the server and the client.
 
-Pure pydantic: no HTTP library here. The server (``ra_agents.server``) validates bodies
-with these models; the client (``ra_agents.client``) turns answers back into the
+Pure pydantic: no HTTP library here. The server (``ra_agents.remote.server``) validates bodies
+with these models; the client (``ra_agents.remote.client``) turns answers back into the
 library's own :class:`~ra_agents.JudgeResult` and error types, so code written against
 the library works unchanged against a server.
 
@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ._types import JudgeResult, _verdict_adapter, verdict_json_schema
+from .._types import JudgeResult, _verdict_adapter, verdict_json_schema
 
 __all__ = [
     "VERDICT_SCHEMA",

@@ -43,8 +43,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from . import __version__
-from ._errors import (
+from .. import __version__
+from .._errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
@@ -54,14 +54,14 @@ from ._errors import (
     VerdictError,
     error_from_dict,
 )
-from ._sync import _portal_loop, run_sync
-from ._types import JudgeRequest, JudgeResult, verdict_from_dict
-from ._wire import BatchOut, ErrorBody, OpenRLHFResponse
-from .judge import BatchItem
-from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
-from .principle import Principle, PrincipleLike
-from .prompt import PromptLike, prompt_text
-from .protocol import render_candidate
+from .._sync import _portal_loop, run_sync
+from .._types import JudgeRequest, JudgeResult, verdict_from_dict
+from ..judge import BatchItem
+from ..multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
+from ..principles import Principle, PrincipleLike
+from ..prompt import PromptLike, prompt_text
+from ..protocol import render_candidate
+from .wire import BatchOut, ErrorBody, OpenRLHFResponse
 
 try:
     import httpx

@@ -38,8 +38,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from .._errors import BackendError, BackendUnavailable, LimitError, RAError, UsageError, error_from_dict, error_to_dict
-from .._types import JudgeResult
+from ..._errors import BackendError, BackendUnavailable, LimitError, RAError, UsageError, error_from_dict, error_to_dict
+from ..._types import JudgeResult
 
 __all__ = [
     "GROUP_OWNER_ENV",

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 __all__ = ["Criterion", "Principle", "PrincipleLike", "principle_text", "DEFAULT_INTRO"]
 

@@ -2,7 +2,7 @@
 
 Endpoints (OpenAPI docs at ``/docs``):
 
-- ``POST /v1/judge``, ``POST /v1/judge/batch``: the native API (:mod:`ra_agents._wire`).
+- ``POST /v1/judge``, ``POST /v1/judge/batch``: the native API (:mod:`ra_agents.remote.wire`).
 - ``POST /api/rewardanything``, ``POST /api/rewardanything_batch``, ``GET /health``: the
   reference ``rewardanything`` server's shapes, so its ``Client`` works unchanged; the
   batch answers in request order with real names. Unlike the reference, an unusable
@@ -10,7 +10,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 - ``POST /v1/rewards/openrlhf``: OpenRLHF's remote reward model convention; a sample's
   reward comes from judging its prompt's WHOLE group in one call, or the sample fails
   (status 408 when its group did not complete in time); with several workers one group
-  owner holds every group (:mod:`ra_agents.server.groups`).
+  owner holds every group (:mod:`ra_agents.remote.server.groups`).
 - ``GET /ready`` (checks the backend), ``GET /metrics`` (Prometheus).
 
 Status codes: 401 bad or missing key; 413 body too large; 422 malformed request or a
@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .. import __version__
-from .._errors import (
+from ... import __version__
+from ..._errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
@@ -45,9 +45,12 @@ from .._errors import (
     VerdictError,
     error_to_dict,
 )
-from .._telemetry import tracing_enabled
-from .._types import JudgeRequest, JudgeResult, validation_summary, verdict_to_dict
-from .._wire import (
+from ..._telemetry import tracing_enabled
+from ..._types import JudgeRequest, JudgeResult, validation_summary, verdict_to_dict
+from ...judge import Judge
+from ...principles import PrincipleLike, principle_text
+from ...settings import BackendSettings, backend_kind, resolve, resolve_backend
+from ..wire import (
     VERDICT_SCHEMA,
     BatchOut,
     OpenRLHFRequest,
@@ -56,9 +59,6 @@ from .._wire import (
     RAResponse,
     verdict_json,
 )
-from ..judge import Judge
-from ..principle import PrincipleLike, principle_text
-from ..settings import BackendSettings, backend_kind, resolve, resolve_backend
 from .groups import (
     GROUP_OWNER_ENV,
     INCOMPLETE_LIMIT,
@@ -407,7 +407,7 @@ def create_app(
             return _json_data({"results": await _batch(items)})
 
     async def _batch(items: list[Any]) -> list[dict[str, Any]]:
-        """One :class:`~ra_agents._wire.BatchItemOut` as JSON data per request, in request order."""
+        """One :class:`~ra_agents.remote.wire.BatchItemOut` as JSON data per request, in request order."""
         out: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, JudgeRequest]] = []
         for index, raw in enumerate(items):
@@ -840,7 +840,7 @@ def create_app_from_env() -> FastAPI:
     import multiprocessing
     import os
 
-    from .._children import exit_with_parent
+    from ...local.processes import exit_with_parent
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = ServerSettings.model_validate_json(raw) if raw else ServerSettings()

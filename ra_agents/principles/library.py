@@ -33,8 +33,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
-from .principle import DEFAULT_INTRO, Criterion, Principle, _percent
+from .._errors import UsageError
+from .value import DEFAULT_INTRO, Criterion, Principle, _percent
 
 __all__ = ["Library", "load", "default_library", "get", "search", "combine", "COMPOSITE"]
 
@@ -181,7 +181,7 @@ def combine(
             A value that looks like an id (one lowercase word, hyphens allowed) must be one.
         weights: ``name -> weight`` for every part, or ``None`` for an unweighted principle.
         priority: names, most important first; ``None`` means the order given, ``()`` none.
-        text: the line rendered before the parts (default :data:`~ra_agents.principle.DEFAULT_INTRO`).
+        text: the line rendered before the parts (default :data:`~ra_agents.principles.value.DEFAULT_INTRO`).
         library: where ids are looked up (default: the shipped library).
 
     Returns:

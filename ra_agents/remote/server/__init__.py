@@ -1,7 +1,7 @@
 """The judge as a service: ``ra-agents serve`` (FastAPI on uvicorn).
 
-Install with ``pip install 'ra-agents[server]'``. See :mod:`ra_agents.server.app` for the
-endpoints and :class:`~ra_agents.server.settings.ServerSettings` for the configuration.
+Install with ``pip install 'ra-agents[server]'``. See :mod:`ra_agents.remote.server.app` for the
+endpoints and :class:`~ra_agents.remote.server.settings.ServerSettings` for the configuration.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ __all__ = ["ServerSettings", "settings_from_sources", "create_app", "serve"]
 
 
 def create_app(*args: Any, **kwargs: Any) -> Any:
-    """Build the FastAPI app (see :func:`ra_agents.server.app.create_app`)."""
+    """Build the FastAPI app (see :func:`ra_agents.remote.server.app.create_app`)."""
     from .app import create_app as _create_app
 
     return _create_app(*args, **kwargs)
@@ -43,7 +43,7 @@ def serve(settings: ServerSettings) -> None:
     stop_owner = _start_group_owner(settings) if settings.workers > 1 else None
     try:
         uvicorn.run(
-            "ra_agents.server.app:create_app_from_env",
+            "ra_agents.remote.server.app:create_app_from_env",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -67,7 +67,7 @@ def _start_group_owner(settings: ServerSettings) -> Any:
     import os
     import tempfile
 
-    from .._errors import UsageError
+    from ..._errors import UsageError
     from .app import group_owner_buffer
     from .groups import GROUP_OWNER_ENV, start_group_owner
 
