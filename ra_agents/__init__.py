@@ -37,8 +37,7 @@ from ._types import (
 )
 from .acceptance import DEFAULT_ON_JUDGE_ERROR, DEFAULT_THRESHOLD, OnJudgeError, accepts
 from .judge import BatchItem, Judge
-from .judging import Judging
-from .multi import MultiResult
+from .judging import Judging, MultiResult
 from .panel import Panel, PanelResult
 from .policy import Policy, PolicyOutcome, Rule
 from .principles import Criterion, Principle, PrincipleLike

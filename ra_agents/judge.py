@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from . import protocol
 from ._aggregate import aggregate, normalize
 from ._errors import BackendError, RAError, UsageError, VerdictError
-from ._sync import run_sync
 from ._telemetry import judge_span, record_cache_hit, record_result
 from ._types import (
     Backend,
@@ -29,7 +28,7 @@ from ._types import (
     validation_summary,
 )
 from .cache import VerdictStore, open_store, verdict_lookup
-from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
+from .judging import JudgingBase
 from .principles import PrincipleLike, principle_text
 from .prompt import PromptLike, prompt_text
 
@@ -41,7 +40,7 @@ BatchItem = JudgeResult | RAError
 """One entry of a batch result: the verdict, or the error that request met."""
 
 
-class Judge:
+class Judge(JudgingBase[JudgeResult]):
     """A principle-following judge over any backend.
 
     Every setting left ``None`` comes from the environment (``RA_AGENTS_JUDGE_<NAME>``), else the
@@ -248,21 +247,6 @@ class Judge:
             await cached.save(result)
         return result
 
-    def judge(
-        self,
-        principle: PrincipleLike,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> JudgeResult:
-        """Synchronous :meth:`ajudge`."""
-        return run_sync(
-            self.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
-            async_name="judge.ajudge",
-        )
-
     # ------------------------------------------------------------------- batch
 
     async def ajudge_batch(
@@ -302,72 +286,7 @@ class Judge:
 
         return list(await asyncio.gather(*(run(i, r) for i, r in enumerate(items))))
 
-    def judge_batch(
-        self,
-        requests: Iterable[JudgeRequest | Mapping[str, Any]],
-        *,
-        concurrency: int | None = None,
-        on_result: Callable[[int, BatchItem], None] | None = None,
-    ) -> list[BatchItem]:
-        """Synchronous :meth:`ajudge_batch`."""
-        return run_sync(
-            self.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
-            async_name="judge.ajudge_batch",
-        )
-
     # ------------------------------------------------------ several principles
-
-    async def ajudge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """Judge the candidates under several principles and combine the verdicts by weight.
-
-        Args:
-            principles: ``name -> principle`` or ``name -> (principle, weight)``.
-            prompt: the prompt the candidates answer.
-            responses: as for :meth:`ajudge`.
-            weights: ``name -> weight`` (overrides tuple weights; default 1 each).
-            mode: ``"separate"``: one listwise call per principle, concurrently, each
-                verdict kept and a weighted combined score per candidate; ``"fold"``: the
-                principles folded into one prioritised principle, judged in one call.
-            permutations: as for :meth:`ajudge`.
-            seed: as for :meth:`ajudge`.
-
-        Raises:
-            UsageError: bad principles or weights; anything :meth:`ajudge` raises (a
-                failure under one principle fails the call, with the principle named in
-                a note, since a partial combination would mislead).
-        """
-        return await ajudge_many(
-            self, principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-        )
-
-    def judge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """Synchronous :meth:`ajudge_many`."""
-        return run_sync(
-            self.ajudge_many(
-                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-            ),
-            async_name="judge.ajudge_many",
-        )
 
     # ----------------------------------------------------------------- helpers
 

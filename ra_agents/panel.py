@@ -50,10 +50,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._aggregate import normalize
 from ._errors import RAError, UsageError, error_to_dict
-from ._sync import run_sync
 from ._types import JudgeRequest, JudgeResult, Usage, verdict_to_dict
 from .calibration.stats import krippendorff_alpha
-from .multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
+from .judging import JudgingBase
 from .principles import PrincipleLike
 from .sweep import ranking_tau
 
@@ -68,8 +67,6 @@ OnMemberError = Literal["raise", "skip"]
 
 KEMENY_EXACT = 7
 """Up to this many candidates the Kemeny ranking is exact (all n! orders are tried)."""
-
-BatchItem = JudgeResult | RAError
 
 
 @dataclass(frozen=True)
@@ -104,6 +101,10 @@ class PanelResult(JudgeResult):
         return data
 
 
+BatchItem = JudgeResult | RAError
+"""One entry of a panel's batch result: the panel verdict (a :class:`PanelResult`), or the error that request met."""
+
+
 @dataclass(frozen=True)
 class _Member:
     name: str
@@ -112,7 +113,7 @@ class _Member:
     permutations: int | None = None
 
 
-class Panel:
+class Panel(JudgingBase[PanelResult]):
     """Several judges that answer as one (see the module docstring for how they are combined).
 
     Args:
@@ -198,21 +199,6 @@ class Panel:
         )
         return self._combine(list(outcomes), asyncio.get_running_loop().time() - started)
 
-    def judge(
-        self,
-        principle: PrincipleLike,
-        prompt: Any,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> PanelResult:
-        """Synchronous :meth:`ajudge`."""
-        return run_sync(
-            self.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
-            async_name="panel.ajudge",
-        )
-
     # ------------------------------------------------------------------- batch
 
     async def ajudge_batch(
@@ -220,7 +206,7 @@ class Panel:
         requests: Iterable[JudgeRequest | Mapping[str, Any]],
         *,
         concurrency: int | None = None,
-        on_result: Callable[[int, BatchItem], None] | None = None,
+        on_result: Callable[[int, JudgeResult | RAError], None] | None = None,
     ) -> list[BatchItem]:
         """Judge many requests: each member judges the whole batch through its own batch call.
 
@@ -248,55 +234,7 @@ class Panel:
                 on_result(index, item)
         return out
 
-    def judge_batch(
-        self,
-        requests: Iterable[JudgeRequest | Mapping[str, Any]],
-        *,
-        concurrency: int | None = None,
-        on_result: Callable[[int, BatchItem], None] | None = None,
-    ) -> list[BatchItem]:
-        """Synchronous :meth:`ajudge_batch`."""
-        return run_sync(
-            self.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
-            async_name="panel.ajudge_batch",
-        )
-
     # ------------------------------------------------------ several principles
-
-    async def ajudge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: Any,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """The panel under several principles (:func:`ra_agents.multi.ajudge_many`: one panel verdict per principle)."""
-        return await ajudge_many(
-            self, principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-        )
-
-    def judge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: Any,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """Synchronous :meth:`ajudge_many`."""
-        return run_sync(
-            self.ajudge_many(
-                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-            ),
-            async_name="panel.ajudge_many",
-        )
 
     # ----------------------------------------------------------------- combine
 

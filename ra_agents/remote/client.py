@@ -57,7 +57,7 @@ from .._errors import (
 from .._sync import _portal_loop, run_sync
 from .._types import JudgeRequest, JudgeResult, verdict_from_dict
 from ..judge import BatchItem
-from ..multi import MultiMode, MultiResult, PrincipleSet, ajudge_many
+from ..judging import JudgingBase, MultiMode, MultiResult, PrincipleSet
 from ..principles import Principle, PrincipleLike
 from ..prompt import PromptLike, prompt_text
 from ..protocol import render_candidate
@@ -308,7 +308,7 @@ async def _on_portal(coro: Coroutine[Any, Any, _T]) -> _T:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, _portal_loop()))
 
 
-class AsyncClient:
+class AsyncClient(JudgingBase[JudgeResult]):
     """An asynchronous client of the judge server.
 
     Args:
@@ -458,27 +458,6 @@ class AsyncClient:
         """Synchronous :meth:`ajudge_batch` (through the sync portal; see the class docs)."""
         return self._sync_client().judge_batch(requests, concurrency=concurrency, on_result=on_result)
 
-    async def ajudge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """Judge the candidates under several principles and combine the verdicts by weight.
-
-        The same as :meth:`Judge.ajudge_many <ra_agents.Judge.ajudge_many>` (one server call
-        per principle, concurrently, or one call under the folded principle with
-        ``mode="fold"``).
-        """
-        return await ajudge_many(
-            self, principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-        )
-
     def judge_many(
         self,
         principles: PrincipleSet,
@@ -625,7 +604,7 @@ class AsyncClient:
         return _decode(response, key_sent=self._key_sent)
 
 
-class Client:
+class Client(JudgingBase[JudgeResult]):
     """The synchronous client: :class:`AsyncClient`'s methods, run on a shared event loop.
 
     Takes the same arguments as :class:`AsyncClient`. Its connection pool lives on one
@@ -668,21 +647,6 @@ class Client:
         """:meth:`AsyncClient.ajudge`, on the loop this client's pool lives on."""
         return await _on_portal(self._async.ajudge(principle, prompt, responses, permutations=permutations, seed=seed))
 
-    def judge(
-        self,
-        principle: PrincipleLike,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> JudgeResult:
-        """Synchronous :meth:`AsyncClient.ajudge`."""
-        return run_sync(
-            self._async.ajudge(principle, prompt, responses, permutations=permutations, seed=seed),
-            async_name="client.ajudge",
-        )
-
     async def ajudge_batch(
         self,
         requests: Iterable[JudgeRequest | Mapping[str, Any]],
@@ -692,56 +656,6 @@ class Client:
     ) -> list[BatchItem]:
         """:meth:`AsyncClient.ajudge_batch`, on the loop this client's pool lives on."""
         return await _on_portal(self._async.ajudge_batch(requests, concurrency=concurrency, on_result=on_result))
-
-    def judge_batch(
-        self,
-        requests: Iterable[JudgeRequest | Mapping[str, Any]],
-        *,
-        concurrency: int | None = None,
-        on_result: Callable[[int, BatchItem], None] | None = None,
-    ) -> list[BatchItem]:
-        """Synchronous :meth:`AsyncClient.ajudge_batch`."""
-        return run_sync(
-            self._async.ajudge_batch(requests, concurrency=concurrency, on_result=on_result),
-            async_name="client.ajudge_batch",
-        )
-
-    async def ajudge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """:meth:`AsyncClient.ajudge_many`, on the loop this client's pool lives on."""
-        return await _on_portal(
-            self._async.ajudge_many(
-                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-            )
-        )
-
-    def judge_many(
-        self,
-        principles: PrincipleSet,
-        prompt: PromptLike,
-        responses: Mapping[str, Any] | Sequence[Any],
-        *,
-        weights: Mapping[str, float] | None = None,
-        mode: MultiMode = "separate",
-        permutations: int | None = None,
-        seed: int | None = None,
-    ) -> MultiResult:
-        """Synchronous :meth:`AsyncClient.ajudge_many`."""
-        return run_sync(
-            self._async.ajudge_many(
-                principles, prompt, responses, weights=weights, mode=mode, permutations=permutations, seed=seed
-            ),
-            async_name="client.ajudge_many",
-        )
 
     def rewards(
         self,

@@ -37,7 +37,7 @@ from ra_agents.integrations.trajectory import (
     create_trajectory_principle_evaluator,
     trajectory_rewards,
 )
-from ra_agents.multi import PrincipleSet
+from ra_agents.judging import PrincipleSet
 from tests.contract.drivers import BAD, CONVERSATION, GOOD, PRINCIPLE, Driver
 
 INPUTS = {"messages": CONVERSATION}
