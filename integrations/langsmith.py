@@ -62,11 +62,19 @@ from ra_agents import (
     RAError,
     UsageError,
     prompt_text,
-    verdict_to_dict,
 )
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error
-from ra_agents.multi import MultiMode, PrincipleSet, principle_weights
+from ra_agents.feedback import (
+    OUTPUT,
+    Extractor,
+    judge_failure_feedback,
+    pick,
+    row_request,
+    unread_feedback,
+    verdict_feedback,
+)
+from ra_agents.judging import MultiMode, PrincipleSet, principle_weights
 from ra_agents.principles import principle_text
 
 __all__ = [
@@ -80,12 +88,6 @@ __all__ = [
     "EvaluatorOptions",
     "ComparisonOptions",
 ]
-
-Extractor = str | Callable[[Mapping[str, Any]], Any] | None
-"""How to pick a value out of a LangSmith ``inputs``/``outputs`` dict: a key, a function, or ``None`` (automatic)."""
-
-_OUTPUT = "output"
-_REFERENCE = "reference"
 
 
 class EvaluatorFn(Protocol):
@@ -315,7 +317,7 @@ def _check_principle(principle: PrincipleLike) -> None:
 
 
 class _Request:
-    """Turns a LangSmith row into a judge request, and the verdict (or the judge's failure) into feedback."""
+    """One evaluator's reading of a row (:func:`ra_agents.feedback.row_request`) and its feedback rules."""
 
     def __init__(
         self, principle: PrincipleLike | None, options: EvaluatorOptions, on_judge_error: OnJudgeError
@@ -340,71 +342,24 @@ class _Request:
         try:
             prompt, responses = self.request(inputs, outputs, reference_outputs)
         except RAError as exc:
-            return self.error(exc)
+            return unread_feedback(exc, self.key)
         try:
             result = await judge.ajudge(principle, prompt, responses)
         except RAError as exc:
-            return self.failed(exc)
-        return self.feedback(result)
+            return judge_failure_feedback(exc, self.key, self.on_judge_error)
+        return verdict_feedback(result, self.key)
 
     def request(
         self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None
     ) -> tuple[str, dict[str, Any]]:
-        output = _pick(outputs, self.candidates_from, "outputs") if outputs else None
-        if output is None:
-            # LangSmith passes {} or {"output": None} for a run whose target raised.
-            raise UsageError(
-                f"the run has no outputs to judge ({outputs!r}); did the target fail? "
-                "The target must return a dict such as {'answer': text}"
-            )
-        responses = {_OUTPUT: output}
-        ref = self._reference(reference_outputs)
-        if ref is not None:
-            responses[_REFERENCE] = ref
-        return prompt_text(_pick(inputs, self.prompt_from, "inputs")), responses
-
-    def _reference(self, reference_outputs: Mapping[str, Any] | None) -> Any:
-        if self.reference is False or not reference_outputs:
-            return None
-        how = self.candidates_from if self.reference is True else self.reference
-        if isinstance(how, str) and how not in reference_outputs and self.reference is True:
-            how = None  # the reference is shaped differently from the outputs
-        value = _pick(reference_outputs, how, "reference_outputs")
-        return None if value is None or value == "" or (isinstance(value, (list, dict)) and not value) else value
-
-    def feedback(self, result: JudgeResult, key: str | None = None) -> dict[str, Any]:
-        key = key or self.key
-        raw = result.scores[_OUTPUT]
-        high = result.scale[1]
-        metadata: dict[str, Any] = {"raw_score": raw}
-        head = f"{key}: {_fmt(raw)}/{high}"
-        if _REFERENCE in result.scores:
-            beats = result.ranking.index(_OUTPUT) < result.ranking.index(_REFERENCE)
-            metadata.update(beats_reference=beats, reference_score=result.scores[_REFERENCE])
-            verb = "beats" if beats else "does not beat"
-            head += f" ({verb} the reference, which scored {_fmt(result.scores[_REFERENCE])}/{high})"
-        metadata["verdict"] = verdict_to_dict(result, raw=False)
-        comment = f"{head}\n{result.reasoning}".rstrip()
-        return {"key": key, "score": result.unit_score(_OUTPUT), "comment": comment, "metadata": metadata}
-
-    def error(self, exc: Exception, key: str | None = None) -> dict[str, Any]:
-        """A row that was not judged: the shape LangSmith itself records for a failed evaluator (no score)."""
-        return {
-            "key": key or self.key,
-            "score": None,
-            "comment": f"{type(exc).__name__}: {exc}",
-            "extra": {"error": True},
-        }
-
-    def failed(self, exc: RAError, key: str | None = None) -> dict[str, Any]:
-        """The judge failed: ``on_judge_error`` decides (score 0, score 1, or the error propagates)."""
-        if self.on_judge_error == "raise":
-            raise exc
-        return {
-            **self.error(exc, key),
-            "score": 1.0 if self.on_judge_error == "fail_open" else 0.0,
-            "metadata": {"error": type(exc).__name__, "on_judge_error": self.on_judge_error},
-        }
+        return row_request(
+            inputs,
+            outputs,
+            reference_outputs,
+            prompt_from=self.prompt_from,
+            candidates_from=self.candidates_from,
+            reference=self.reference,
+        )
 
 
 class _Multi:
@@ -442,26 +397,26 @@ class _Multi:
         try:
             prompt, responses = self.spec.request(inputs, outputs, reference_outputs)
         except RAError as exc:
-            return {"results": [self.spec.error(exc, key=key) for key in self.keys]}
+            return {"results": [unread_feedback(exc, key) for key in self.keys]}
         try:
             result = await judge.ajudge_many(self.principles, prompt, responses, weights=self.weights, mode=self.mode)
         except RAError as exc:
-            return {"results": [self.spec.failed(exc, key=key) for key in self.keys]}
+            return {"results": [judge_failure_feedback(exc, key, self.spec.on_judge_error) for key in self.keys]}
         return self.feedback(result)
 
     def feedback(self, result: MultiResult) -> dict[str, Any]:
-        results = [self.spec.feedback(verdict, key=name) for name, verdict in result.verdicts.items()]
+        results = [verdict_feedback(verdict, name) for name, verdict in result.verdicts.items()]
         if self.combined_key:
             if result.folded is not None:
-                results.append(self.spec.feedback(result.folded, key=self.combined_key))
+                results.append(verdict_feedback(result.folded, self.combined_key))
             else:
                 weights = ", ".join(f"{n} {w:.2f}" for n, w in result.weights.items())
                 results.append(
                     {
                         "key": self.combined_key,
-                        "score": result.unit_score(_OUTPUT),
+                        "score": result.unit_score(OUTPUT),
                         "comment": f"{self.combined_key}: weighted over {weights}",
-                        "metadata": {"weights": dict(result.weights), "combined_score": result.scores[_OUTPUT]},
+                        "metadata": {"weights": dict(result.weights), "combined_score": result.scores[OUTPUT]},
                     }
                 )
         return {"results": results}
@@ -484,40 +439,17 @@ class _Comparison:
         try:
             result = await judge.ajudge(principle, prompt, responses)
         except RAError as exc:
-            if self.on_judge_error == "raise":
-                raise
-            score = 1.0 if self.on_judge_error == "fail_open" else 0.0
-            return {
-                "key": self.key,
-                "scores": {run.id: score for run in runs},
-                "comment": f"{type(exc).__name__}: {exc}",
-            }
+            failed = judge_failure_feedback(exc, self.key, self.on_judge_error)  # raises with "raise"
+            return {"key": self.key, "scores": {run.id: failed["score"] for run in runs}, "comment": failed["comment"]}
         return self.feedback(result, runs)
 
     def request(self, runs: Sequence[Any], example: Any) -> tuple[str, dict[str, Any]]:
         if not runs:
             raise UsageError("no runs to compare; pass the runs of at least one experiment")
         inputs = getattr(example, "inputs", None) or getattr(runs[0], "inputs", None) or {}
-        responses = {str(run.id): _pick(run.outputs or {}, self.candidates_from, "outputs") for run in runs}
-        return prompt_text(_pick(inputs, self.prompt_from, "inputs")), responses
+        responses = {str(run.id): pick(run.outputs or {}, self.candidates_from, "outputs") for run in runs}
+        return prompt_text(pick(inputs, self.prompt_from, "inputs")), responses
 
     def feedback(self, result: JudgeResult, runs: Sequence[Any]) -> dict[str, Any]:
         scores = {run.id: result.unit_score(str(run.id)) for run in runs}
         return {"key": self.key, "scores": scores, "comment": result.reasoning or None}
-
-
-def _pick(data: Mapping[str, Any], how: Extractor, where: str) -> Any:
-    if callable(how):
-        return how(data)
-    if isinstance(how, str):
-        if not isinstance(data, Mapping) or how not in data:
-            keys = sorted(data) if isinstance(data, Mapping) else type(data).__name__
-            raise UsageError(f"no {how!r} in the {where} ({keys}); pass the key that holds the text to judge")
-        return data[how]
-    if isinstance(data, Mapping) and len(data) == 1:
-        return next(iter(data.values()))
-    return data
-
-
-def _fmt(score: float) -> str:
-    return f"{round(score, 2):g}"

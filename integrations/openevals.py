@@ -79,8 +79,14 @@ from ra_agents import (
     accepts,
 )
 from ra_agents._sync import run_sync
-from ra_agents.acceptance import check_threshold
-from ra_agents.integrations.langsmith import _OUTPUT, Extractor, _Request
+from ra_agents.acceptance import check_on_judge_error, check_threshold
+from ra_agents.feedback import (
+    OUTPUT,
+    Extractor,
+    judge_failure_feedback,
+    row_request,
+    verdict_feedback,
+)
 from ra_agents.principles import principle_text
 
 __all__ = [
@@ -236,18 +242,14 @@ class _Scorer:
         candidates_from: Extractor,
         reference: Extractor | bool,
     ) -> None:
+        principle_text(principle)  # a blank principle fails here
         if not isinstance(feedback_key, str) or not feedback_key:
             raise UsageError(f"feedback_key must be a non-empty string, got {feedback_key!r}")
-        self.request_spec = _Request(
-            principle_text(principle),
-            {
-                "key": feedback_key,
-                "prompt_from": prompt_from,
-                "candidates_from": candidates_from,
-                "reference": reference,
-            },
-            on_judge_error,
-        )
+        self.key = feedback_key
+        self.prompt_from = prompt_from
+        self.candidates_from = candidates_from
+        self.reference = reference
+        self.on_judge_error = check_on_judge_error(on_judge_error)
         self.continuous = continuous
         self.choices = _check_choices(choices)
         self.use_reasoning = use_reasoning
@@ -258,7 +260,14 @@ class _Scorer:
     ) -> dict[str, Any]:
         """One row: unreadable outputs raise; a judge failure goes by ``on_judge_error``."""
         prompt_source: Any = "" if inputs is None else inputs  # openevals allows no inputs
-        prompt, responses = self.request_spec.request(prompt_source, outputs, reference_outputs)
+        prompt, responses = row_request(
+            prompt_source,
+            outputs,
+            reference_outputs,
+            prompt_from=self.prompt_from,
+            candidates_from=self.candidates_from,
+            reference=self.reference,
+        )
         try:
             verdict = await judge.ajudge(principle, prompt, responses)
         except RAError as exc:
@@ -266,18 +275,18 @@ class _Scorer:
         return self.result(verdict)
 
     def result(self, verdict: JudgeResult) -> dict[str, Any]:
-        feedback = self.request_spec.feedback(verdict)
+        feedback = verdict_feedback(verdict, self.key)
         unit = feedback["score"]
         return {
             "key": feedback["key"],
-            "score": self._score(unit, accepts(verdict, _OUTPUT, self.threshold)),
+            "score": self._score(unit, accepts(verdict, OUTPUT, self.threshold)),
             "comment": feedback["comment"] if self.use_reasoning else None,
             "metadata": {**feedback["metadata"], "unit_score": unit},
         }
 
     def failed(self, exc: RAError) -> dict[str, Any]:
-        feedback = self.request_spec.failed(exc)  # raises with on_judge_error="raise"
-        passing = self.request_spec.on_judge_error == "fail_open"
+        feedback = judge_failure_feedback(exc, self.key, self.on_judge_error)  # raises with on_judge_error="raise"
+        passing = self.on_judge_error == "fail_open"
         return {
             "key": feedback["key"],
             "score": self._score(feedback["score"], passing),

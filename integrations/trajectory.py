@@ -25,7 +25,8 @@ cannot read give LangSmith's failed-evaluator shape (``"score": None``, see
 
 :func:`arank_trajectories` ranks N trajectories of one task in ONE call: the group reward
 that ART's RULER made popular, here under a principle. :func:`trajectory_rewards` turns the
-verdict into per-trajectory rewards in [0, 1].
+verdict into per-trajectory rewards in [0, 1]. Both live in the core,
+:mod:`ra_agents.trajectory`, and are importable from here too.
 
 Trajectories are rendered by :func:`ra_agents.trajectory.render_trajectory` (one block per
 step, long tool outputs shortened by its documented rule) and left out of the task they
@@ -55,15 +56,17 @@ from ra_agents import (
     prompt_text,
 )
 from ra_agents._sync import run_sync
-from ra_agents.acceptance import check_threshold
-from ra_agents.integrations.langsmith import _OUTPUT, _REFERENCE, _Request
+from ra_agents.acceptance import check_on_judge_error, check_threshold
+from ra_agents.feedback import OUTPUT, REFERENCE, judge_failure_feedback, unread_feedback, verdict_feedback
 from ra_agents.principles import PrincipleLike, principle_text
 from ra_agents.trajectory import (
     TrajectoryOptions,
-    common_prefix,
+    arank_trajectories,
     is_trajectory,
+    rank_trajectories,
     trajectory_messages,
     trajectory_request,
+    trajectory_rewards,
 )
 
 __all__ = [
@@ -167,81 +170,7 @@ def create_async_trajectory_principle_evaluator(
     return aevaluate
 
 
-async def arank_trajectories(
-    judge: Judging,
-    principle: PrincipleLike,
-    task: Any,
-    trajectories: Mapping[str, Any] | Sequence[Any],
-    *,
-    permutations: int | None = None,
-    seed: int | None = None,
-    **options: Unpack[TrajectoryOptions],
-) -> JudgeResult:
-    """Rank N trajectories of the same task in ONE listwise judge call.
-
-    Args:
-        judge: the judge (any :class:`~ra_agents.Judging`).
-        principle: what to value in how the agents worked.
-        task: what the agents were asked: text, the input messages (shown once, read by
-            :func:`ra_agents.prompt_text`, and left out of each trajectory that begins with
-            them), or ``None`` to use the leading system and user messages all trajectories share.
-        trajectories: name -> trajectory, or a list of them (named ``"0"``, ``"1"``...).
-        permutations: passes over shuffled orders (the judge's setting when ``None``).
-        seed: the shuffle seed (the judge's when ``None``).
-        **options: rendering options, see :func:`ra_agents.trajectory.render_trajectory`.
-            The trajectories reach the judge already rendered, so its ``render`` is not used.
-
-    Raises:
-        UsageError: bad trajectories or no task. BackendError, VerdictError: as
-            :meth:`Judge.ajudge <ra_agents.Judge.ajudge>`.
-    """
-    prompt, texts = _request(task, trajectories, options)
-    return await judge.ajudge(principle, prompt, texts, permutations=permutations, seed=seed)
-
-
-def rank_trajectories(
-    judge: Judging,
-    principle: PrincipleLike,
-    task: Any,
-    trajectories: Mapping[str, Any] | Sequence[Any],
-    *,
-    permutations: int | None = None,
-    seed: int | None = None,
-    **options: Unpack[TrajectoryOptions],
-) -> JudgeResult:
-    """Synchronous :func:`arank_trajectories`."""
-    return run_sync(
-        arank_trajectories(judge, principle, task, trajectories, permutations=permutations, seed=seed, **options),
-        async_name="arank_trajectories",
-    )
-
-
-def trajectory_rewards(result: JudgeResult) -> dict[str, float]:
-    """Per-trajectory rewards in [0, 1], in the order the trajectories were given.
-
-    Each is :meth:`JudgeResult.unit_score <ra_agents.JudgeResult.unit_score>`: the
-    logprob-weighted expected score when the backend gives logprobs (which breaks ties),
-    else the integer score mapped from the scale. ``list(rewards.values())`` is the
-    group's reward vector for a GRPO-style update.
-    """
-    return {name: result.unit_score(name) for name in result.names}
-
-
 # --------------------------------------------------------------------- helpers
-
-
-def _request(
-    task: Any, trajectories: Mapping[str, Any] | Sequence[Any], options: TrajectoryOptions
-) -> tuple[str, dict[str, str]]:
-    """The judge's prompt (the task, read by :func:`ra_agents.prompt_text`) and the rendered trajectories."""
-    _, texts = trajectory_request(task, trajectories, **options)  # checks the trajectories, drops the task
-    if task is None:  # the task is what trajectory_request found shared: the leading system and user messages
-        runs = [
-            trajectory_messages(t)
-            for t in (trajectories.values() if isinstance(trajectories, Mapping) else trajectories)
-        ]
-        task = runs[0][: common_prefix(runs, roles=("system", "user"))]
-    return prompt_text(task), texts
 
 
 class _Scorer:
@@ -263,8 +192,8 @@ class _Scorer:
         self.continuous = continuous
         self.threshold = check_threshold(threshold)
         self.options = options
-        # the LangSmith evaluator's feedback shape and judge-failure rule
-        self._shape = _Request(principle, {"key": key}, on_judge_error)
+        self.key = key
+        self.on_judge_error = check_on_judge_error(on_judge_error)
 
     async def evaluate(self, inputs: Any, outputs: Any, reference_outputs: Any) -> dict[str, Any]:
         try:
@@ -274,9 +203,9 @@ class _Scorer:
         try:
             result = await self.judge.ajudge(self.principle, prompt, texts)
         except RAError as exc:
-            feedback = self._shape.failed(exc)  # raises with on_judge_error="raise"
+            feedback = judge_failure_feedback(exc, self.key, self.on_judge_error)  # raises with "raise"
             if not self.continuous:
-                feedback["score"] = self._shape.on_judge_error == "fail_open"
+                feedback["score"] = self.on_judge_error == "fail_open"
             return feedback
         return self.feedback(result)
 
@@ -287,20 +216,20 @@ class _Scorer:
                 f"there is no trajectory to judge in the outputs ({outputs!r}); did the agent fail? "
                 "Give its messages, or a state with 'messages'"
             )
-        trajectories = {_OUTPUT: output}
+        trajectories = {OUTPUT: output}
         reference = _trajectory(reference_outputs, "reference_outputs")
         if reference is not None:
-            trajectories[_REFERENCE] = reference
-        return _request(_task(inputs), trajectories, self.options)
+            trajectories[REFERENCE] = reference
+        return trajectory_request(_task(inputs), trajectories, **self.options)
 
     def feedback(self, result: JudgeResult) -> dict[str, Any]:
-        feedback = self._shape.feedback(result)
+        feedback = verdict_feedback(result, self.key)
         if not self.continuous:
-            feedback["score"] = accepts(result, _OUTPUT, self.threshold)
+            feedback["score"] = accepts(result, OUTPUT, self.threshold)
         return feedback
 
     def error(self, exc: RAError) -> dict[str, Any]:
-        return {**self._shape.error(exc), "metadata": {"error": type(exc).__name__}}
+        return {**unread_feedback(exc, self.key), "metadata": {"error": type(exc).__name__}}
 
 
 def _empty(value: Any) -> bool:

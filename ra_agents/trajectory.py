@@ -35,6 +35,12 @@ outputs put their status and headers, a third to the end, where they put totals 
 errors); give a pair ``(H, T)`` to choose. ``None`` keeps the whole text. Tool results
 (default 1000: 667 + 333), tool-call arguments (default 300: 200 + 100) and message texts
 (default: whole) have separate limits (see :func:`render_trajectory`).
+
+Ranking: :func:`arank_trajectories` (and :func:`rank_trajectories`) judges N trajectories of
+one task in ONE listwise call, the group reward that ART's RULER made popular, here under
+a principle; :func:`trajectory_rewards` turns the verdict into per-trajectory rewards in
+[0, 1]. The judge is any :class:`ra_agents.Judging`: a local :class:`ra_agents.Judge` or an
+HTTP client.
 """
 
 from __future__ import annotations
@@ -42,9 +48,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, Unpack
 
 from ._errors import UsageError
+from ._sync import run_sync
+
+if TYPE_CHECKING:
+    from ._types import JudgeResult
+    from .judging import Judging
+    from .principles import PrincipleLike
 
 __all__ = [
     "Limit",
@@ -60,6 +72,9 @@ __all__ = [
     "common_prefix",
     "trajectory_request",
     "NO_STEPS",
+    "rank_trajectories",
+    "arank_trajectories",
+    "trajectory_rewards",
 ]
 
 Limit: TypeAlias = int | tuple[int, int] | None
@@ -422,3 +437,67 @@ def trajectory_request(
         rest = messages[size:] if common_prefix([task_messages, messages]) >= size else messages
         texts[name] = render_trajectory(rest, **options) or NO_STEPS
     return prompt, texts
+
+
+# -------------------------------------------------------------------- ranking
+
+
+async def arank_trajectories(
+    judge: Judging,
+    principle: PrincipleLike,
+    task: Any,
+    trajectories: Mapping[str, Any] | Sequence[Any],
+    *,
+    permutations: int | None = None,
+    seed: int | None = None,
+    **options: Unpack[TrajectoryOptions],
+) -> JudgeResult:
+    """Rank N trajectories of the same task in ONE listwise judge call.
+
+    Args:
+        judge: the judge (any :class:`~ra_agents.Judging`).
+        principle: what to value in how the agents worked.
+        task: what the agents were asked: text, the input messages (shown once, read by
+            :func:`ra_agents.prompt_text`, and left out of each trajectory that begins with
+            them), or ``None`` to use the leading system and user messages all trajectories
+            share (see :func:`trajectory_request`).
+        trajectories: name -> trajectory, or a list of them (named ``"0"``, ``"1"``...).
+        permutations: passes over shuffled orders (the judge's setting when ``None``).
+        seed: the shuffle seed (the judge's when ``None``).
+        **options: rendering options, see :func:`render_trajectory`. The trajectories
+            reach the judge already rendered, so its ``render`` is not used.
+
+    Raises:
+        UsageError: bad trajectories or no task. BackendError, VerdictError: as
+            :meth:`Judge.ajudge <ra_agents.Judge.ajudge>`.
+    """
+    prompt, texts = trajectory_request(task, trajectories, **options)
+    return await judge.ajudge(principle, prompt, texts, permutations=permutations, seed=seed)
+
+
+def rank_trajectories(
+    judge: Judging,
+    principle: PrincipleLike,
+    task: Any,
+    trajectories: Mapping[str, Any] | Sequence[Any],
+    *,
+    permutations: int | None = None,
+    seed: int | None = None,
+    **options: Unpack[TrajectoryOptions],
+) -> JudgeResult:
+    """Synchronous :func:`arank_trajectories`."""
+    return run_sync(
+        arank_trajectories(judge, principle, task, trajectories, permutations=permutations, seed=seed, **options),
+        async_name="arank_trajectories",
+    )
+
+
+def trajectory_rewards(result: JudgeResult) -> dict[str, float]:
+    """Per-trajectory rewards in [0, 1], in the order the trajectories were given.
+
+    Each is :meth:`JudgeResult.unit_score <ra_agents.JudgeResult.unit_score>`: the
+    logprob-weighted expected score when the backend gives logprobs (which breaks ties),
+    else the integer score mapped from the scale. ``list(rewards.values())`` is the
+    group's reward vector for a GRPO-style update.
+    """
+    return {name: result.unit_score(name) for name in result.names}
