@@ -66,9 +66,9 @@ class BackendChatModel(BaseChatModel):
     @classmethod
     def from_config(cls, **fields: Any) -> BackendChatModel:
         """The configured backend (``RA_AGENTS_MODEL``/``RA_AGENTS_API_BASE``), else the bundled model."""
-        from ra_agents.config import backend_from_config
+        from ra_agents.settings import resolve_backend
 
-        return cls(backend=backend_from_config(), **fields)
+        return cls(backend=resolve_backend(), **fields)
 
     @property
     def _llm_type(self) -> str:

@@ -556,7 +556,7 @@ def judge_requests_on_ray(
     if actors < 1:
         raise UsageError(f"--ray-actors must be at least 1, got {actors}")
     if not model:
-        from ra_agents.config import load_config
+        from ra_agents.settings import load_config
 
         backend = load_config()["backend"]
         model, api_base = backend.get("model"), api_base or backend.get("api_base")

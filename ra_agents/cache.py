@@ -43,9 +43,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -54,10 +54,17 @@ from ._aggregate import normalize
 from ._errors import MissingDependencyError, UsageError, VerdictError
 from ._types import JudgeResult, PassVerdict, Usage, verdict_to_dict
 
-if TYPE_CHECKING:
-    from .judge import Judge
-
-__all__ = ["VerdictStore", "BaseCache", "MemoryCache", "DiskCache", "open_store", "cache_key", "cache_stats"]
+__all__ = [
+    "VerdictStore",
+    "BaseCache",
+    "MemoryCache",
+    "DiskCache",
+    "CacheKey",
+    "open_store",
+    "cache_key",
+    "cache_stats",
+    "verdict_lookup",
+]
 
 FORMAT: Final = "ra-agents.verdict"
 VERSION: Final = 2
@@ -519,47 +526,47 @@ class VerdictLookup:
             _count(self.store, "error")
 
 
-def verdict_lookup(
-    judge: Judge,
-    principle: str,
-    prompt: str,
-    text_of: Mapping[str, str],
-    *,
-    permutations: int,
-    seed: int | None,
-    max_tokens: int,
-) -> VerdictLookup | None:
-    """The lookup for one :meth:`Judge.ajudge` call, or ``None`` when it is not cached.
+@dataclass(frozen=True)
+class CacheKey:
+    """Everything that decides one judge call's verdict: what the cache is keyed by.
 
-    Args:
-        judge: the judge, for its store and settings.
+    The judge builds it (:meth:`ra_agents.Judge.cache_key`); the cache reads nothing else.
+
+    Attributes:
+        model: the judge model.
         principle: the principle's rendered text.
-        prompt: the prompt.
+        prompt: the prompt's text.
         text_of: candidate name -> rendered text, in request order.
-        permutations: passes of this call.
-        seed: this call's seed override (``None``: the judge's own).
-        max_tokens: this call's generation budget.
-
-    Not cached: no store, or a sampled judge (``temperature > 0``) without ``cache_sampled``.
+        settings: JSON values of the call's settings that change a verdict (scale,
+            passes, system prompt, temperature, token budget, structured output,
+            logprobs, seed).
+        scale: the judge's score scale.
     """
-    store = judge.cache
-    seed = judge.seed if seed is None else seed
-    names, texts = list(text_of), list(text_of.values())
-    if store is None or (judge.temperature > 0 and not judge.cache_sampled):
-        return None
-    settings: dict[str, Any] = {
-        "scale": list(judge.scale),
-        "permutations": permutations,
-        "system_prompt": judge.system_prompt,
-        "temperature": float(judge.temperature),
-        "max_tokens": max_tokens,
-        "structured": bool(judge.structured),
-        "logprobs": bool(judge.logprobs and getattr(judge.backend, "supports_logprobs", False)),
-    }
-    if seed is not None:
-        settings["seed"] = seed
-    key = cache_key(model=judge.backend.model, principle=principle, prompt=prompt, texts=texts, settings=settings)
-    return VerdictLookup(store, key, names, texts, scale=judge.scale, principle=principle)
+
+    model: str
+    principle: str
+    prompt: str
+    text_of: Mapping[str, str]
+    settings: Mapping[str, Any]
+    scale: tuple[int, int] = (1, 5)
+
+    @property
+    def digest(self) -> str:
+        """The sha256 hex key (:func:`cache_key`): candidate texts as a multiset, names left out."""
+        return cache_key(
+            model=self.model,
+            principle=self.principle,
+            prompt=self.prompt,
+            texts=list(self.text_of.values()),
+            settings=self.settings,
+        )
+
+
+def verdict_lookup(store: VerdictStore, key: CacheKey) -> VerdictLookup:
+    """The place of the call ``key`` describes in ``store``: load before judging, save after."""
+    return VerdictLookup(
+        store, key.digest, list(key.text_of), list(key.text_of.values()), scale=key.scale, principle=key.principle
+    )
 
 
 async def _call(store: VerdictStore, method: Callable[..., Any], *args: Any) -> Any:

@@ -27,7 +27,7 @@ from ._types import (
     Usage,
     validation_summary,
 )
-from .cache import VerdictStore, open_store, verdict_lookup
+from .cache import CacheKey, VerdictStore, open_store, verdict_lookup
 from .judging import JudgingBase
 from .principles import PrincipleLike, principle_text
 from .prompt import PromptLike, prompt_text
@@ -189,7 +189,8 @@ class Judge(JudgingBase[JudgeResult]):
             _log.warning("candidates that try to steer the judge: %s", flags)
         orders = protocol.request_orders(names, k, self.seed if seed is None else seed)
         max_tokens = self._max_tokens(len(names))
-        cached = verdict_lookup(self, principle, prompt, text_of, permutations=k, seed=seed, max_tokens=max_tokens)
+        key = self.cache_key(principle, prompt, text_of, permutations=k, seed=seed, max_tokens=max_tokens)
+        cached = verdict_lookup(self.cache, key) if self.cache is not None and key is not None else None
 
         started = time.perf_counter()
         with judge_span(
@@ -289,6 +290,43 @@ class Judge(JudgingBase[JudgeResult]):
     # ------------------------------------------------------ several principles
 
     # ----------------------------------------------------------------- helpers
+
+    def cache_key(
+        self,
+        principle: str,
+        prompt: str,
+        text_of: Mapping[str, str],
+        *,
+        permutations: int,
+        seed: int | None,
+        max_tokens: int,
+    ) -> CacheKey | None:
+        """What decides this call's verdict, or ``None`` for a sampled judge (``temperature > 0``)
+        without ``cache_sampled``, whose verdicts are not repeatable.
+
+        Args:
+            principle: the principle's rendered text.
+            prompt: the prompt's text.
+            text_of: candidate name -> rendered text, in request order.
+            permutations: passes of this call.
+            seed: this call's seed override (``None``: the judge's own).
+            max_tokens: this call's generation budget.
+        """
+        if self.temperature > 0 and not self.cache_sampled:
+            return None
+        seed = self.seed if seed is None else seed
+        settings: dict[str, Any] = {
+            "scale": list(self.scale),
+            "permutations": permutations,
+            "system_prompt": self.system_prompt,
+            "temperature": float(self.temperature),
+            "max_tokens": max_tokens,
+            "structured": bool(self.structured),
+            "logprobs": bool(self.logprobs and getattr(self.backend, "supports_logprobs", False)),
+        }
+        if seed is not None:
+            settings["seed"] = seed
+        return CacheKey(self.backend.model, principle, prompt, dict(text_of), settings, self.scale)
 
     def _max_tokens(self, n: int) -> int:
         if self.max_tokens is not None:

@@ -62,6 +62,7 @@ __all__ = [
     "ServerSettings",
     "check_api_base",
     "comma_list",
+    "load_config",
     "expectation",
     "explain",
     "read_config",
@@ -622,3 +623,27 @@ def explain(
                 value = ["***"] * len(value) if isinstance(value, list) else "***"
             rows.append({"group": cls.table, "name": name, "value": value, "source": origin[name]})
     return rows
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The settings in effect that are set (not defaults), by table: ``backend``, ``judge``, ``server``.
+
+    Args:
+        path: the TOML file (default ``RA_AGENTS_CONFIG``, else ``./ra-agents.toml`` when present).
+
+    Returns:
+        One dict per table (environment over file); the backend's ``api_base`` is one URL, or
+        a list when there are several replicas. ``resolve_backend(**load_config()["backend"])``
+        is the configured backend.
+
+    Raises:
+        UsageError: ``path`` does not exist, or a value is invalid.
+    """
+    config: dict[str, Any] = {}
+    for cls in (BackendSettings, JudgeSettings, ServerSettings):
+        settings, origin = resolve(cls, config_path=path)
+        config[cls.table] = {k: v for k, v in settings.model_dump().items() if origin[k] != "default"}
+    bases = config["backend"].get("api_base")
+    if bases is not None:
+        config["backend"]["api_base"] = bases[0] if len(bases) == 1 else bases
+    return config

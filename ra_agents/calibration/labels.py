@@ -368,13 +368,13 @@ def labels_from_rm_bench(
     """RM-Bench items as chosen/rejected pairs: one case per item and style cell.
 
     Args:
-        data_dir: a folder of ``<domain>.json`` files (see :mod:`ra_agents.bench.rmbench`).
+        data_dir: a folder of ``<domain>.json`` files (see :mod:`ra_agents.evals.rmbench`).
         domains: the domains to read (default: all four).
         limit: the first ``limit`` items of each domain.
         cells: (chosen style, rejected style) pairs (default: all nine).
         principle: each case's principle (default: the RM-Bench benchmark's).
     """
-    from ..bench import rmbench
+    from ..evals import rmbench
 
     cases = []
     for domain in domains or rmbench.DOMAINS:

@@ -14,8 +14,8 @@ from .._errors import RAError, UsageError
 from .._sync import run_sync
 from .._types import JudgeResult
 from ..acceptance import DEFAULT_THRESHOLD, check_threshold
-from ..bench.metrics import position_bias
-from ..bench.report import fmt, md_table, plot
+from ..evals.metrics import position_bias
+from ..evals.report import fmt, md_table, plot
 from ..principles import Principle, PrincipleLike, principle_text
 from ..sweep import kendall_tau_b
 from .labels import LabelledCase, cases_from_dicts

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from .._errors import UsageError
-from ..bench.metrics import percentile
+from ..evals.metrics import percentile
 
 __all__ = [
     "Estimate",

@@ -258,26 +258,27 @@ async def test_truncated_reasoning_says_to_raise_max_tokens() -> None:
 
 
 def test_config_from_environment_builds_replicas(monkeypatch) -> None:
-    from ra_agents.config import backend_from_config, load_config
+    from ra_agents.settings import load_config, resolve_backend
 
     monkeypatch.setenv("RA_AGENTS_MODEL", "hosted_vllm/rewardanything")
     monkeypatch.setenv("RA_AGENTS_API_BASE", "http://10.0.0.1:8000/v1, http://10.0.0.2:8000/v1")
     monkeypatch.delenv("RA_AGENTS_CONFIG", raising=False)
     config = load_config()
     assert config["backend"]["api_base"] == ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"]
-    backend = backend_from_config(config)
+    backend = resolve_backend(**config["backend"])
     assert isinstance(backend, LiteLLMBackend) and backend.router is not None
     assert len(backend.router.model_list) == 2 and backend.provider == "vllm"
 
 
 def test_config_file(tmp_path, monkeypatch) -> None:
-    from ra_agents.config import backend_from_config, load_config
+    from ra_agents.settings import load_config, resolve_backend
 
     for var in ("RA_AGENTS_MODEL", "RA_AGENTS_API_BASE"):
         monkeypatch.delenv(var, raising=False)
     file = tmp_path / "ra.toml"
     file.write_text('[backend]\nmodel = "hosted_vllm/ra"\napi_base = "http://h:8000/v1"\ntimeout = 5\n')
-    backend = backend_from_config(load_config(file))
+    backend = resolve_backend(config_path=file)
+    assert load_config(file)["backend"]["timeout"] == 5
     assert isinstance(backend, LiteLLMBackend)
     assert (backend.api_base, backend.timeout, backend.router) == ("http://h:8000/v1", 5.0, None)
     with pytest.raises(UsageError, match="does not exist"):
