@@ -3,12 +3,19 @@
 Concurrent ``generate`` calls are gathered into padded batches and run in a worker
 thread, so ``judge_batch`` on this backend costs a few batched forward passes rather
 than one generation after another. JSON-schema constrained decoding uses xgrammar.
+
+Generation on a CPU is slow (one judge call of the bundled model takes tens of seconds on
+two cores). When stderr is a terminal, a one-line counter shows the tokens generated so
+far, and once per process a hint says how to point the judge at a served model instead
+(on anything else the hint goes to this module's logger, at INFO, and nothing is drawn).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sys
 import threading
 import time
 import weakref
@@ -16,12 +23,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from .._errors import BackendError, ContextLengthError, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
 
 __all__ = ["TransformersBackend"]
+
+_log = logging.getLogger(__name__)
+
+SERVED_MODEL_HINT = (
+    "ra-agents: the judge model is generating in-process on the CPU, which is slow; for a faster judge, "
+    "serve it (`ra-agents vllm serve`) and set RA_AGENTS_MODEL=hosted_vllm/smollm2 "
+    "RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 (or --model/--api-base; `ra-agents config` shows the settings)"
+)
+"""The once-per-process hint shown when in-process generation starts on a CPU."""
+
+_hinted = threading.Event()
+_PROGRESS_EVERY_S = 0.5  # how often the token counter is redrawn
 
 
 @dataclass
@@ -186,6 +205,8 @@ class TransformersBackend:
                 runnable.append(i)
         if runnable:
             with self._run_lock:
+                if model.device.type == "cpu":
+                    _hint_once()
                 started = time.perf_counter()
                 done = self._generate([jobs[i] for i in runnable], model, tokenizer, compiler, torch)
                 elapsed = time.perf_counter() - started
@@ -213,6 +234,9 @@ class TransformersBackend:
             sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
             if seed is not None:
                 torch.manual_seed(int(seed))
+        progress = _progress_streamer(len(jobs), max_new)
+        if progress is not None:
+            sampling["streamer"] = progress
         with torch.inference_mode():
             out = model.generate(
                 input_ids=input_ids.to(model.device),
@@ -263,6 +287,83 @@ class TransformersBackend:
                 )
             )
         return completions
+
+
+def _stderr() -> TextIO | None:
+    """Standard error when it is a terminal (where progress may be drawn), else ``None``."""
+    stream = sys.stderr
+    try:
+        return stream if stream is not None and stream.isatty() else None
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return None
+
+
+def _hint_once() -> None:
+    """Say once per process how to use a served model: on a terminal's stderr, else in the log."""
+    if _hinted.is_set():
+        return
+    _hinted.set()
+    stream = _stderr()
+    if stream is None:
+        _log.info(SERVED_MODEL_HINT)
+        return
+    stream.write(SERVED_MODEL_HINT + "\n")
+    stream.flush()
+
+
+class _Progress:
+    """A one-line counter of generated tokens on a terminal (transformers' streamer protocol).
+
+    ``generate`` calls :meth:`put` with the prompt ids first, then once per generated token
+    (one per row of the batch), and :meth:`end` when done.
+    """
+
+    def __init__(self, stream: TextIO, rows: int, max_new: int, every_s: float = 0.5) -> None:
+        self.stream = stream
+        self.rows = rows
+        self.max_new = max_new
+        self.every_s = every_s
+        self.tokens = 0
+        self._prompt_seen = False
+        self._started = time.perf_counter()
+        self._drawn = 0.0
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # the prompt, not a generated token
+            self._prompt_seen = True
+            return
+        self.tokens += 1
+        now = time.perf_counter()
+        if now - self._drawn >= self.every_s:
+            self._drawn = now
+            self._draw(now)
+
+    def end(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\033[K")  # clear the counter's line
+            self.stream.flush()
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self._started, 1e-9)
+        requests = f", {self.rows} requests batched" if self.rows > 1 else ""
+        self.stream.write(
+            f"\rra-agents: generating in-process: {self.tokens}/{self.max_new} tokens{requests} "
+            f"({self.tokens / elapsed:.1f} tokens/s, {elapsed:.0f} s)\033[K"
+        )
+        self.stream.flush()
+
+
+def _progress_streamer(rows: int, max_new: int) -> Any:
+    """A streamer drawing :class:`_Progress` when stderr is a terminal, else ``None``."""
+    stream = _stderr()
+    if stream is None:
+        return None
+    from transformers.generation.streamers import BaseStreamer
+
+    class _Streamer(_Progress, BaseStreamer):
+        pass
+
+    return _Streamer(stream, rows, max_new, every_s=_PROGRESS_EVERY_S)
 
 
 def _with_latency(c: Completion, seconds: float) -> Completion:
