@@ -173,13 +173,14 @@ def _read_cases(args: argparse.Namespace) -> list[Any]:
     if args.input:
         return list(read_labels(args.input))
     if args.rm_bench:
-        from ..bench.cli import _cells
+        from ..evals.rmbench import parse_cells
+        from ..settings import comma_list
 
         try:
-            cells = _cells(args.cells)
-        except argparse.ArgumentTypeError as exc:
+            cells = parse_cells(args.cells)
+        except UsageError as exc:
             raise UsageError(f"--cells: {exc}") from None
-        domains = [d.strip() for d in args.domains.split(",") if d.strip()] if args.domains else None
+        domains = comma_list(args.domains) or None
         return list(labels_from_rm_bench(Path(args.rm_bench), domains=domains, limit=args.limit, cells=cells))
     return list(
         labels_from_langsmith(

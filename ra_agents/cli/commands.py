@@ -6,7 +6,7 @@ ra-agents judge --input requests.jsonl --output verdicts.jsonl [--ray [ADDRESS]]
 ra-agents sweep --principles A,B -i cases.jsonl compare principles on a set of cases
 ra-agents calibrate -i labels.jsonl [--principle A --principle B]   the judge against labels
 ra-agents vllm prepare | serve                  vLLM's environment and server
-ra-agents bench rm-bench | listwise | cost | overhead
+ra-agents eval rm-bench | listwise | forged      how well a judge judges (RM-Bench, references, steering)
 ra-agents principles list | show ID | search QUERY   the principle library
 ra-agents config [--json]                       the effective settings and where each came from
 """
@@ -232,9 +232,11 @@ def _parser() -> argparse.ArgumentParser:
     config.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     config.set_defaults(run=_cmd_config)
 
-    bench = sub.add_parser("bench", help="benchmarks: rm-bench, listwise, cost, overhead, ...", add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    bench.set_defaults(run=_cmd_bench)
+    evals = sub.add_parser(
+        "eval", help="how well a judge judges: rm-bench, listwise, forged (ra-agents eval --help)", add_help=False
+    )
+    evals.add_argument("rest", nargs=argparse.REMAINDER)
+    evals.set_defaults(run=_cmd_eval)
 
     principles = sub.add_parser("principles", help="the principle library: list, show ID, search QUERY", add_help=False)
     principles.add_argument("rest", nargs=argparse.REMAINDER)
@@ -603,10 +605,17 @@ def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | Non
         print(f"{name:<{widths[0]}}  {value:<{widths[1]}}  {source}")
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench.cli import main as bench_main
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from ..evals.cli import main as eval_main
 
-    return bench_main([a for a in args.rest if a != "--"] or ["--help"])
+    return eval_main([a for a in args.rest if a != "--"] or ["--help"])
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """``ra-agents bench``: the name before ``eval``, hidden from ``--help``, kept for one release."""
+    from ..evals.cli import bench_alias
+
+    return bench_alias([a for a in args.rest if a != "--"])
 
 
 def _cmd_principles(args: argparse.Namespace) -> int:
@@ -615,16 +624,16 @@ def _cmd_principles(args: argparse.Namespace) -> int:
     return principles_main([a for a in args.rest if a != "--"] or ["--help"])
 
 
-_DELEGATED = {"bench": _cmd_bench, "principles": _cmd_principles}
-"""Subcommands with a command line of their own."""
+_DELEGATED = {"eval": _cmd_eval, "principles": _cmd_principles, "bench": _cmd_bench}
+"""Subcommands with a command line of their own (``bench``: a hidden alias, not a subparser)."""
 
 
 def _delegated_parser(name: str) -> argparse.ArgumentParser:
     """The own parser of a subcommand in :data:`_DELEGATED` (what its ``--help`` prints)."""
-    if name == "bench":
-        from ..bench.cli import build_parser as bench_parser
+    if name == "eval":
+        from ..evals.cli import build_parser as eval_parser
 
-        return bench_parser()
+        return eval_parser()
     from .principles import build_parser as principles_parser
 
     return principles_parser()

@@ -37,19 +37,19 @@ def test_a_malformed_request_is_reported_in_its_own_line(tmp_path, capsys) -> No
 
 
 @pytest.mark.parametrize(
-    "argv", [["judge", "--principle", "p", "--prompt", "q", "--response", "a=1"], ["bench", "cost", "--sizes", "2"]]
+    "argv", [["judge", "--principle", "p", "--prompt", "q", "--response", "a=1"], ["eval", "listwise", "--limit", "1"]]
 )
 def test_api_base_without_model_says_to_add_model(argv, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("RA_AGENTS_MODEL", raising=False)
     monkeypatch.setenv("RA_AGENTS_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
-    out = ["--out", str(tmp_path)] if argv[0] == "bench" else []
+    out = ["--output", str(tmp_path)] if argv[0] == "eval" else []
     assert main([*argv, *out, "--api-base", "http://127.0.0.1:9/v1"]) == 2
     err = capsys.readouterr().err
     assert "an api_base is set (argument) but no model: give --model too" in err
 
 
-@pytest.mark.parametrize(("command", "usage"), [("principles", "ra-agents principles"), ("bench", "ra-agents bench")])
+@pytest.mark.parametrize(("command", "usage"), [("principles", "ra-agents principles"), ("eval", "ra-agents eval")])
 def test_delegated_commands_answer_help(command, usage, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

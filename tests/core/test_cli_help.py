@@ -1,7 +1,7 @@
 """Every subcommand's ``--help`` teaches, and the command line spells one thing one way.
 
 The subcommands are discovered from the parsers themselves (``ra-agents``'s subparsers, and
-the own parsers of ``bench`` and ``principles``), so a new subcommand is checked too.
+the own parsers of ``eval`` and ``principles``), so a new subcommand is checked too.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ BY_PATH = {tuple(path): parser for path, parser in SUBCOMMANDS}
 
 def test_the_walk_finds_the_nested_subcommands() -> None:
     paths = {" ".join(path) for path, _ in SUBCOMMANDS}
-    assert {"judge", "vllm prepare", "vllm serve", "bench rm-bench", "principles show", "calibrate"} <= paths
+    assert {"judge", "vllm prepare", "vllm serve", "eval rm-bench", "eval forged", "principles show", "calibrate"} <= (
+        paths
+    )
 
 
 @pytest.mark.parametrize("path", [p for p, _ in SUBCOMMANDS], ids=lambda p: " ".join(p) or "ra-agents")
@@ -83,11 +85,11 @@ def test_shared_flags_are_spelled_the_same(path: list[str]) -> None:
 
 
 def test_old_spellings_are_hidden_aliases(capsys: pytest.CaptureFixture[str]) -> None:
-    bench = cli._delegated_parser("bench")
-    assert str(bench.parse_args(["cost", "--out", "elsewhere"]).out) == "elsewhere"
-    assert str(bench.parse_args(["cost", "-o", "there"]).out) == "there"
-    cost = BY_PATH[("bench", "cost")]
-    assert not re.search(r"--out\b", cost.format_help())
+    evals = cli._delegated_parser("eval")
+    assert str(evals.parse_args(["listwise", "--out", "elsewhere"]).out) == "elsewhere"
+    assert str(evals.parse_args(["listwise", "-o", "there"]).out) == "there"
+    listwise = BY_PATH[("eval", "listwise")]
+    assert not re.search(r"--out\b", listwise.format_help())
     sweep = cli._parser().parse_args(["sweep", "-i", "x.jsonl", "--principles", "a,b", "--principle", "c=d"])
     assert sweep.principle_items == ["a", "b", "c=d"]
     with pytest.raises(SystemExit):

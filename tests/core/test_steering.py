@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ra_agents import GenerationSettings, Judge, Message, VerdictError, verdict_from_dict, verdict_to_dict
-from ra_agents.bench.forged import load_cases, render_markdown, run_forged
 from ra_agents.cache import MemoryCache
+from ra_agents.evals.forged import load_cases, render_markdown, run_forged
 from ra_agents.protocol import masked_names, parse_verdict, render_messages, steering_flags
 from ra_agents.testing import ScriptedBackend, shown_responses
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.overhead import InstantUpstream, instant_verdict
 from ra_agents import BackendUnavailable, Client, Judge, MissingDependencyError, UsageError, VerdictError
-from ra_agents.bench.overhead import InstantUpstream, _instant_verdict
 from ra_agents.cli import main
 from ra_agents.integrations.ray import (
     VERDICT_COLUMNS,
@@ -154,7 +154,7 @@ def _flat_rows(count: int) -> tuple[list[dict[str, Any]], dict[int, list[str] | 
 
 def test_hundreds_of_rows_over_two_actors_and_two_replicas(ray_cluster) -> None:
     rows, expected = _flat_rows(300)
-    replicas = [LoopbackOpenAI(_instant_verdict, record=True) for _ in range(2)]
+    replicas = [LoopbackOpenAI(instant_verdict, record=True) for _ in range(2)]
     with replicas[0], replicas[1]:
         ds = ray_cluster.data.from_items(rows)
         out = judge_dataset(

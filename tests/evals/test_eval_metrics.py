@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ra_agents.bench.metrics import (
+from ra_agents.evals.metrics import (
     kendall_tau,
     ndcg,
     pair_credit,

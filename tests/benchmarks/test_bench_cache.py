@@ -1,11 +1,11 @@
-"""``ra-agents bench cache`` end to end, on a tiny batch against the instant local upstream."""
+"""``python -m benchmarks cache`` end to end, on a tiny batch against the instant local upstream."""
 
 from __future__ import annotations
 
 import json
 
-from ra_agents.bench.cache import renamed
-from ra_agents.bench.cli import main
+from benchmarks.cache import renamed
+from benchmarks.cli import main
 
 
 def test_cache_bench_counts_calls_and_hits_cold_and_warm(tmp_path, capsys) -> None:

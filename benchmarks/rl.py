@@ -24,7 +24,6 @@ import asyncio
 import json
 import random
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -33,17 +32,17 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from .._errors import UsageError
-from .._sync import run_sync
-from ..testing import LoopbackOpenAI, Reply, chat_completion
-from .metrics import percentile
-from .report import md_table, plot, progress
-from .server import _aiohttp, _Child, _free_port
+from ra_agents import Judge, UsageError
+from ra_agents._sync import run_sync
+from ra_agents.evals.metrics import percentile
+from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
+
+from .processes import aiohttp_module, start_serve
 
 __all__ = ["run_rl_bench", "render_markdown", "plot_rl", "PRINCIPLE"]
 
 PRINCIPLE = "Shorter is better: rank the shortest answer first."
-_READY_S = 120.0
 _JSON = {"content-type": "application/json"}
 _RETRIES = 5  # as OpenRLHF's request_api_wrapper: five tries, a second apart
 
@@ -109,26 +108,8 @@ async def _post(client: Any, root: str, body: bytes) -> tuple[int, bytes]:
 async def _http(
     workers: int, api_base: str, samples: list[tuple[str, str]], group: int, wait_s: float, workdir: Path
 ) -> tuple[list[float], list[str], float, int]:
-    aiohttp = _aiohttp()
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
-    config = workdir / "empty.toml"
-    config.write_text("", encoding="utf-8")
-    argv = [
-        sys.executable,
-        "-m",
-        "ra_agents.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--model",
-        "hosted_vllm/x",
-        "--api-base",
-        api_base,
-        "--config",
-        str(config),
+    aiohttp = aiohttp_module()
+    flags = [
         "--backend",
         "http",
         "--workers",
@@ -146,13 +127,13 @@ async def _http(
     errors: list[str] = []
     retried: list[int] = []
     async with AsyncExitStack() as stack:
-        child = _Child(f"ra-agents serve --workers {workers}", argv, log=workdir / f"serve-{workers}.log", cwd=workdir)
-        stack.callback(child.stop)
         timeout = aiohttp.ClientTimeout(total=wait_s + 60)
         client = await stack.enter_async_context(
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout)
         )
-        await child.wait_ready(client, root + "/health", _READY_S)
+        root, _ = await start_serve(
+            stack, client, api_base=api_base, workdir=workdir, flags=flags, log=f"serve-{workers}.log"
+        )
         warm = [json.dumps({"query": [p + s], "prompts": [p], "labels": [label]}).encode() for p, s in _warmup(group)]
         await asyncio.gather(*(_post(client, root, b) for b in warm))
 
@@ -181,9 +162,8 @@ async def _http(
 def _reward_func(
     threads: int, api_base: str, samples: list[tuple[str, str]], group: int, wait_s: float
 ) -> tuple[list[float], list[str], float]:
-    from ..backends.openai_http import OpenAIHTTPBackend
-    from ..integrations.openrlhf import GroupedReward
-    from ..judge import Judge
+    from ra_agents.backends.openai_http import OpenAIHTTPBackend
+    from ra_agents.integrations.openrlhf import GroupedReward
 
     backend = OpenAIHTTPBackend("hosted_vllm/x", api_base=api_base)
     reward = GroupedReward(
@@ -212,6 +192,7 @@ def _reward_func(
         started = time.perf_counter()
         list(pool.map(call, samples))
         wall = time.perf_counter() - started
+    # The backend's connections live on the loop the synchronous reward_func runs on: close them there.
     run_sync(backend.aclose(), async_name="aclose")
     return waits, errors, wall
 

@@ -30,9 +30,11 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from .._errors import RAError
+from ra_agents import RAError
+from ra_agents.evals.report import md_table, plot, progress
+
 from .overhead import make_requests
-from .report import md_table, plot, progress
+from .processes import start_upstream
 
 __all__ = ["run_ray_bench", "render_markdown", "plot_ray"]
 
@@ -40,8 +42,7 @@ _OBJECT_STORE_BYTES = 128 * 1024 * 1024  # a small store: each row is a few hund
 
 
 def _one_process(api_base: str, requests: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
-    from .._types import JudgeResult
-    from ..judge import Judge
+    from ra_agents import Judge, JudgeResult
 
     judge = Judge.from_litellm("hosted_vllm/x", api_base=api_base, num_retries=0, seed=0, concurrency=concurrency)
     started = time.perf_counter()
@@ -54,7 +55,7 @@ def _one_process(api_base: str, requests: list[dict[str, Any]], concurrency: int
 def _on_ray(
     ray: Any, api_base: str, requests: list[dict[str, Any]], actors: int, batch_size: int, concurrency: int
 ) -> dict[str, Any]:
-    from ..integrations.ray import judge_dataset
+    from ra_agents.integrations.ray import judge_dataset
 
     ds = ray.data.from_items([{"id": i, **r} for i, r in enumerate(requests)])
     verdicts = judge_dataset(
@@ -116,7 +117,7 @@ def _ray_runs(
     show_progress: bool,
     advance: Callable[[int], None],
 ) -> tuple[float, list[dict[str, Any]]]:
-    from ..integrations.ray import ray_session
+    from ra_agents.integrations.ray import ray_session
 
     running = sys.modules.get("ray")
     reused = running is not None and running.is_initialized()
@@ -158,13 +159,11 @@ async def run_ray_bench(
         num_cpus: CPUs of the local cluster, when one is started (default: all of them).
         show_progress: progress bars on stderr (Ray Data's own among them).
     """
-    from .server import _start_upstream
-
     requests = make_requests(rows, candidates)
     with progress(rows * (1 + len(actors)), "ray bench", show_progress) as advance:
         async with AsyncExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ra-bench-ray-")))
-            api_base, _ = await _start_upstream(stack, workdir)
+            api_base, _ = await start_upstream(stack, workdir)
             baseline = await asyncio.to_thread(_one_process, api_base, requests, concurrency)
             advance(rows)
             init_s, ray_rows = await asyncio.to_thread(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ra_agents.bench import server
-from ra_agents.bench.report import write_outputs
+from benchmarks import server
+from ra_agents.evals.report import write_outputs
 
 
 @pytest.fixture
@@ -68,14 +68,14 @@ async def test_upstream_and_ours_without_errors(tmp_path: Path, no_reference_env
 
 
 async def test_unknown_target_is_a_usage_error(no_reference_env: None) -> None:
-    from ra_agents._errors import UsageError
+    from ra_agents import UsageError
 
     with pytest.raises(UsageError, match="unknown server-bench targets"):
         await server.run_server_bench(targets=["nope"], requests=1, concurrency=[1], show_progress=False)
 
 
 def test_cli_parses_the_server_subcommand() -> None:
-    from ra_agents.bench.cli import build_parser
+    from benchmarks.cli import build_parser
 
     args = build_parser().parse_args(["server"])
     assert (args.requests, args.concurrency, args.candidates, args.reference_python) == (2000, [16, 64], 4, None)

@@ -99,8 +99,8 @@ def load_cases(path: Path | None = None) -> list[ListwiseCase]:
         UsageError: naming the file and line, for a line that is not JSON or breaks the format.
     """
     if path is None:
-        text = resources.files("ra_agents.bench").joinpath(SAMPLE).read_text(encoding="utf-8")
-        where = f"ra_agents/bench/{SAMPLE}"
+        text = resources.files("ra_agents.evals").joinpath(SAMPLE).read_text(encoding="utf-8")
+        where = f"ra_agents/evals/{SAMPLE}"
     else:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -124,7 +124,7 @@ def load_cases(path: Path | None = None) -> list[ListwiseCase]:
                 f"{'.'.join(map(str, e['loc'])) or 'case'}: {e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             )
-            raise UsageError(f"{where}:{lineno}: {problems} (format: see ra_agents.bench.listwise)") from None
+            raise UsageError(f"{where}:{lineno}: {problems} (format: see ra_agents.evals.listwise)") from None
         cases.append(case if case.id is not None else case.model_copy(update={"id": lineno}))
     if not cases:
         raise UsageError(f"{where} holds no cases")

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.bench import cli as bench_cli
-from ra_agents.bench import rmbench
+from ra_agents.evals import cli as eval_cli
+from ra_agents.evals import rmbench
 from ra_agents.testing import ScriptedBackend, prefer
 
 FIXTURE = Path(__file__).parent / "data" / "rm-bench"
@@ -90,10 +90,10 @@ def _chosen_texts(data_dir: Path) -> set[str]:
 
 
 def _run_cli(monkeypatch, tmp_path: Path, chosen: set[str], *args: str) -> int:
-    """``ra-agents bench rm-bench`` on a scripted judge that always prefers a chosen text."""
+    """``ra-agents eval rm-bench`` on a scripted judge that always prefers a chosen text."""
     judge = Judge(ScriptedBackend(default=prefer(lambda text: text in chosen)), seed=0)
-    monkeypatch.setattr(bench_cli, "_make_judge", lambda _args: judge)
-    return bench_cli.main(
+    monkeypatch.setattr(eval_cli, "judge_from_args", lambda _args: judge)
+    return eval_cli.main(
         [
             "rm-bench",
             *args,

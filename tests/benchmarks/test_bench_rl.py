@@ -1,11 +1,11 @@
-"""``ra-agents bench rl`` with small numbers: every group judged whole, in one call, in every configuration."""
+"""``python -m benchmarks rl`` with small numbers: every group judged whole, in one call, in every configuration."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ra_agents.bench.cli import main
+from benchmarks.cli import main
 
 
 def test_rl_bench_small(tmp_path: Path) -> None:

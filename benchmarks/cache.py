@@ -2,7 +2,7 @@
 
 A CLI-style batch (the requests of a JSONL file, judged with ``Judge.judge_batch`` by the
 judge ``--model hosted_vllm/x --api-base ...`` names, as ``ra-agents judge --input ... --cache
-DIR`` does) goes to the instant local upstream of :mod:`ra_agents.bench.overhead`, which
+DIR`` does) goes to the instant local upstream of :mod:`benchmarks.overhead`, which
 counts the chat calls it answers. Rows:
 
 - ``none``: no cache, the floor's baseline;
@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import UsageError
-from .._types import JudgeResult
-from ..cache import DiskCache, MemoryCache, cache_stats
-from ..judge import BatchItem, Judge
-from ..testing import LoopbackOpenAI, Reply
-from .overhead import _instant_verdict, make_requests
-from .report import md_table, plot, progress
+from ra_agents import BatchItem, Judge, JudgeResult, UsageError
+from ra_agents.cache import DiskCache, MemoryCache, cache_stats
+from ra_agents.cli.flags import judge_from_flags
+from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.testing import LoopbackOpenAI, Reply
+
+from .overhead import instant_verdict, make_requests
 
 __all__ = ["STORES", "CountingUpstream", "run_cache_bench", "render_markdown", "plot_cache"]
 
@@ -48,7 +48,7 @@ class CountingUpstream(LoopbackOpenAI):
     def _answer(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.calls += 1
-        return _instant_verdict(body)
+        return instant_verdict(body)
 
 
 def renamed(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,8 +68,6 @@ def _by_text(request: dict[str, Any], item: BatchItem) -> dict[str, float] | Non
 async def _one_run(
     api_base: str, upstream: CountingUpstream, batch: list[dict[str, Any]], cache: Any, concurrency: int
 ) -> tuple[dict[str, Any], list[BatchItem]]:
-    from ..cli.flags import judge_from_flags
-
     judge: Judge = judge_from_flags(
         "hosted_vllm/x", api_base, backend={"num_retries": 0}, seed=0, concurrency=concurrency, cache=cache
     )

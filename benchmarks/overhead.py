@@ -17,15 +17,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import protocol
-from ..testing import LoopbackOpenAI, Reply, chat_completion
-from .metrics import percentile
-from .report import md_table, plot, progress
+from ra_agents import protocol
+from ra_agents.evals.metrics import percentile
+from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
-__all__ = ["InstantUpstream", "Target", "TARGETS", "make_requests", "run_overhead", "render_markdown", "plot_overhead"]
+__all__ = [
+    "InstantUpstream",
+    "instant_verdict",
+    "Target",
+    "TARGETS",
+    "make_requests",
+    "run_overhead",
+    "render_markdown",
+    "plot_overhead",
+]
 
 
-def _instant_verdict(body: dict[str, Any]) -> Reply:
+def instant_verdict(body: dict[str, Any]) -> Reply:
     """A valid verdict for the masked names of a judge request, at once."""
     try:
         names = list(json.loads(body["messages"][1]["content"])["responses"])
@@ -41,7 +50,7 @@ class InstantUpstream(LoopbackOpenAI):
     """A canned-verdict OpenAI-compatible server on 127.0.0.1; use as a context manager."""
 
     def __init__(self) -> None:
-        super().__init__(_instant_verdict)
+        super().__init__(instant_verdict)
 
 
 class Target(Protocol):
@@ -107,7 +116,7 @@ class JudgeLiteLLM:
         self._judge: Any = None
 
     async def start(self) -> None:
-        from ..judge import Judge
+        from ra_agents import Judge
 
         self._judge = Judge.from_litellm("hosted_vllm/x", api_base=self.api_base, num_retries=0, seed=0)
 
@@ -189,7 +198,7 @@ async def run_overhead(
     """Measure each target at each concurrency against the instant upstream (or ``api_base``)."""
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
-        from .._errors import UsageError
+        from ra_agents import UsageError
 
         raise UsageError(f"unknown overhead targets {unknown}; known: {list(TARGETS)}")
     reqs = make_requests(requests, candidates)

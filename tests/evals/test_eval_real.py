@@ -1,4 +1,4 @@
-"""The bench CLI on a tiny slice against the real served model (CPU: about ten calls in all).
+"""``ra-agents eval`` on a tiny slice against the real served model (CPU: about ten calls in all).
 
 These prove the harness runs end to end and writes sane outputs; they never assert that
 the bundled model judges well.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ra_agents.bench.cli import main
+from ra_agents.evals.cli import main
 
 pytestmark = pytest.mark.vllm
 
@@ -90,18 +90,3 @@ def test_listwise_slice(vllm_server, tmp_path, capsys):
     assert -1.0 <= row["kendall_tau"] <= 1.0 and 0.0 < row["ndcg"] <= 1.0 and _rate(row["pairwise_accuracy"])
     assert len(row["passes"]) == 2 and row["passes"][0]["order"] != row["passes"][1]["order"]
     assert data["position_bias"]["pass_verdicts"] == 2 and data["mean"]["ndcg"] is not None
-
-
-def test_cost_slice(vllm_server, tmp_path, capsys):
-    out = _run(vllm_server, tmp_path, capsys, "cost", "--sizes", "2")
-    assert "| N | strategy | requests | calls |" in out
-    rows = _outputs(tmp_path, "cost")["rows"]
-    assert [(r["n"], r["strategy"], r["requests"]) for r in rows] == [
-        (2, "listwise", 1),
-        (2, "pointwise", 2),
-        (2, "pairwise", 1),
-    ]
-    for r in rows:
-        assert r["calls"] >= r["requests"]  # re-asks only add
-        assert r["prompt_tokens"] > 0 and r["wall_s"] > 0
-        assert r["failures"] > 0 or r["best"] in {"c01", "c02"}

@@ -16,18 +16,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .._errors import RAError, UsageError
-from .._types import JudgeResult
-from ..judge import Judge
-from .report import fmt, md_table, plot, progress
+from ra_agents import Judge, JudgeResult, RAError, UsageError
+from ra_agents.evals.report import fmt, md_table, plot, progress
 
 __all__ = ["load_candidates", "run_cost", "render_markdown", "plot_cost", "STRATEGIES"]
 
 STRATEGIES = ("listwise", "pointwise", "pairwise")
+
+
+SAMPLE = Path(__file__).parent / "data" / "cost_candidates.json"
+"""The bundled 16-candidate sample."""
 
 
 def load_candidates(path: Path | None = None) -> dict[str, Any]:
@@ -37,13 +38,10 @@ def load_candidates(path: Path | None = None) -> dict[str, Any]:
         UsageError: the file cannot be read, is not JSON, or lacks a string ``prompt`` and
             a list of at least two ``candidates``.
     """
-    where = str(path) if path is not None else "ra_agents/bench/data/cost_candidates.json"
+    source = Path(path) if path is not None else SAMPLE
+    where = str(path) if path is not None else "benchmarks/data/cost_candidates.json"
     try:
-        if path is not None:
-            text = Path(path).read_text(encoding="utf-8")
-        else:
-            text = resources.files("ra_agents.bench").joinpath("data/cost_candidates.json").read_text(encoding="utf-8")
-        data = json.loads(text)
+        data = json.loads(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read the candidates file {where}: {exc.strerror or exc}") from exc
     except ValueError as exc:

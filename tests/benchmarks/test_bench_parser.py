@@ -1,11 +1,11 @@
-"""``ra-agents bench parser``: the table of parse time against answer shape and size."""
+"""``python -m benchmarks parser``: the table of parse time against answer shape and size."""
 
 from __future__ import annotations
 
 import json
 
-from ra_agents.bench.cli import main
-from ra_agents.bench.parser import SHAPES
+from benchmarks.cli import main
+from benchmarks.parser import SHAPES
 
 
 def test_parser_bench_prints_every_shape_and_finds_every_trailing_verdict(tmp_path, capsys):

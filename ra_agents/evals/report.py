@@ -1,4 +1,4 @@
-"""Writing results: JSON, markdown tables, PNG plots, progress bars."""
+"""Writing results: JSON, markdown tables, PNG plots, progress bars (of evaluations, calibration, benchmarks)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def progress(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[
             from tqdm import tqdm
 
             bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
-        except ImportError:  # pragma: no cover - tqdm is in the bench extra
+        except ImportError:  # pragma: no cover - tqdm is in the eval extra
             bar = None
 
     def advance(n: int = 1) -> None:
@@ -99,8 +99,8 @@ def plot(path: Path, draw: Callable[[Any], None], *, size: tuple[float, float] =
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is in the bench extra
-        print("matplotlib is not installed; skipping plots (pip install 'ra-agents[bench]')", file=sys.stderr)
+    except ImportError:  # pragma: no cover - matplotlib is in the eval extra
+        print("matplotlib is not installed; skipping plots (pip install 'ra-agents[eval]')", file=sys.stderr)
         return None
     fig = plt.figure(figsize=size)
     try:

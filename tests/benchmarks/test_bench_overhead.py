@@ -1,4 +1,4 @@
-"""The bench CLI end to end without a model: ``overhead`` against the instant upstream."""
+"""``python -m benchmarks overhead`` end to end without a model: ``overhead`` against the instant upstream."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import httpx
 
-from ra_agents.bench.cli import main
-from ra_agents.bench.overhead import TARGETS, InstantUpstream
+from benchmarks.cli import main
+from benchmarks.overhead import TARGETS, InstantUpstream
 
 
 def test_instant_upstream_answers_a_valid_verdict():

@@ -1,4 +1,4 @@
-"""Pure metric functions used by the benchmarks (no model, no I/O)."""
+"""Pure metric functions of the evaluations, calibration and the benchmarks (no model, no I/O)."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import VerdictError
-from ..protocol import masked_names, parse_verdict
-from .report import md_table, plot
+from ra_agents import VerdictError
+from ra_agents.evals.report import md_table, plot
+from ra_agents.protocol import masked_names, parse_verdict
 
 __all__ = ["SHAPES", "DEFAULT_SIZES", "run_parser_bench", "render_markdown", "plot_parser"]
 

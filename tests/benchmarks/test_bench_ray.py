@@ -1,4 +1,4 @@
-"""``ra-agents bench ray`` at a tiny size, on the session's local Ray cluster (started here if none runs)."""
+"""``python -m benchmarks ray`` at a tiny size, on the session's local Ray cluster (started here if none runs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ra_agents.bench.cli import main
+from benchmarks.cli import main
 from ra_agents.integrations.ray import ray_session
 
 

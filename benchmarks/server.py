@@ -14,7 +14,7 @@ The same load (``requests`` verdict requests of ``candidates`` candidates each, 
 - ``reference``: the ``rewardanything==1.0.1`` reference server (``POST /api/rewardanything``)
   pointed at the same upstream.
 
-The upstream is :class:`~ra_agents.bench.overhead.InstantUpstream` (a canned, valid verdict for
+The upstream is :class:`~benchmarks.overhead.InstantUpstream` (a canned, valid verdict for
 the masked names ``model-1..model-k``), run in its own process so that the load generator and
 the upstream do not share an interpreter lock. Each server runs as a subprocess on a free
 loopback port; it is polled on ``GET /health``, warmed up, measured, then stopped (SIGTERM,
@@ -41,8 +41,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,12 +49,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .._errors import MissingDependencyError, RAError, UsageError
-from .metrics import percentile
+from ra_agents import RAError, UsageError
+from ra_agents.evals.metrics import percentile
+from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.local.model import cache_dir
+from ra_agents.local.vllm_server import free_port
+
 from .overhead import HttpxDirect, make_requests
-from .report import md_table, plot, progress
+from .processes import aiohttp_module, start_child, start_serve, start_upstream, tail
 
 __all__ = [
     "TARGET_NAMES",
@@ -103,8 +105,6 @@ GOAL_OVER_REFERENCE = 5.0
 GOAL_OVER_UPSTREAM = 0.4
 """Our throughput should be at least this fraction of the upstream's own."""
 
-_READY_TIMEOUT_S = 120.0
-_STOP_TIMEOUT_S = 10.0
 _REQUEST_TIMEOUT_S = 60.0
 _JSON = {"content-type": "application/json"}
 
@@ -133,23 +133,11 @@ print(importlib.metadata.version("rewardanything"))
 """
 )
 
-# The instant upstream in its own process: prints its base URL, serves until stdin closes.
-_UPSTREAM_LAUNCH = """\
-import sys
-from ra_agents.bench.overhead import InstantUpstream
-upstream = InstantUpstream().__enter__()
-print(upstream.api_base, flush=True)
-sys.stdin.read()
-"""
-
-
 # ---------------------------------------------------------------- the reference environment
 
 
 def reference_venv_dir() -> Path:
     """Where the benchmark keeps its reference environment: ``<ra-agents cache>/bench-reference-venv``."""
-    from ..local.model import cache_dir
-
     return cache_dir() / "bench-reference-venv"
 
 
@@ -166,7 +154,7 @@ def _check_reference(python: Path) -> tuple[str | None, str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if done.returncode != 0:
-        return None, _tail(done.stderr or done.stdout)
+        return None, tail(done.stderr or done.stdout)
     return done.stdout.strip().splitlines()[-1], ""
 
 
@@ -174,7 +162,7 @@ def _run_pip(python: Path, *args: str) -> None:
     command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RAError(f"pip install {' '.join(args)} failed in the reference environment:\n{_tail(done.stderr)}")
+        raise RAError(f"pip install {' '.join(args)} failed in the reference environment:\n{tail(done.stderr)}")
 
 
 @contextmanager
@@ -219,7 +207,7 @@ def ensure_reference_python(python: str | Path | None = None) -> tuple[Path, str
         print(f"creating the reference environment once (rewardanything=={REFERENCE_VERSION}) ...", file=sys.stderr)
         done = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RAError(f"could not create the reference environment:\n{_tail(done.stderr)}")
+            raise RAError(f"could not create the reference environment:\n{tail(done.stderr)}")
         _run_pip(exe, "--no-deps", f"rewardanything=={REFERENCE_VERSION}")
         _run_pip(exe, *REFERENCE_DEPENDENCIES)
         version, why = _check_reference(exe)
@@ -229,89 +217,6 @@ def ensure_reference_python(python: str | Path | None = None) -> tuple[Path, str
 
 
 # ------------------------------------------------------------------------------ processes
-
-
-def _aiohttp() -> Any:
-    try:
-        import aiohttp
-    except ImportError as exc:
-        raise MissingDependencyError("aiohttp", "server", "The server benchmark's load generator") from exc
-    return aiohttp
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _child_env() -> dict[str, str]:
-    """This environment without ra-agents settings that would change the servers (keys, models)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RA_AGENTS_") or k == "RA_AGENTS_CACHE"}
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class _Child:
-    """A subprocess with its output in a log file; stopped with SIGTERM, then killed."""
-
-    def __init__(self, name: str, argv: Sequence[str], *, log: Path, cwd: Path, stdio: bool = False) -> None:
-        self.name = name
-        self.log = log
-        self._log_file: IO[bytes] = log.open("wb")
-        pipe = subprocess.PIPE if stdio else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=_child_env(),
-            stdin=pipe,
-            stdout=subprocess.PIPE if stdio else self._log_file,
-            stderr=self._log_file,
-        )
-
-    def log_tail(self) -> str:
-        if not self._log_file.closed:
-            self._log_file.flush()
-        return _tail(self.log.read_text(encoding="utf-8", errors="replace"))
-
-    def failure(self, what: str) -> RAError:
-        return RAError(f"{self.name} {what}; its log ends with:\n{self.log_tail()}")
-
-    async def wait_ready(self, client: Any, url: str, within_s: float = _READY_TIMEOUT_S) -> None:
-        """Poll ``url`` with the ``aiohttp.ClientSession`` ``client`` until it answers 200."""
-        aiohttp = _aiohttp()
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise self.failure(f"exited with status {self.process.returncode} before it was ready")
-            try:
-                async with client.get(url, timeout=aiohttp.ClientTimeout(total=2.0)) as response:
-                    if response.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):  # not listening yet
-                pass
-            await asyncio.sleep(0.1)
-        raise self.failure(f"was not ready within {within_s:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log_file.close()
 
 
 def _tree_cpu_seconds(pid: int) -> float | None:
@@ -337,26 +242,6 @@ def _tree_cpu_seconds(pid: int) -> float | None:
             if current == pid:
                 return None  # no /proc (not Linux), or the process is gone
     return total
-
-
-async def _start_upstream(stack: AsyncExitStack, workdir: Path) -> tuple[str, int]:
-    child = _Child(
-        "the instant upstream",
-        [sys.executable, "-c", _UPSTREAM_LAUNCH],
-        log=workdir / "upstream.log",
-        cwd=workdir,
-        stdio=True,
-    )
-    stack.callback(child.stop)
-    assert child.process.stdout is not None
-    try:
-        line = await asyncio.wait_for(asyncio.to_thread(child.process.stdout.readline), _READY_TIMEOUT_S)
-    except TimeoutError:
-        line = b""
-    base = line.decode().strip()
-    if not base.startswith("http://"):
-        raise child.failure("did not start")
-    return base, child.process.pid
 
 
 # -------------------------------------------------------------------------------- targets
@@ -415,71 +300,53 @@ async def _start_target(
     if name == "upstream":
         direct = HttpxDirect(api_base)
         return _Endpoint(name, direct.url, [_encode(direct.body(r)) for r in requests], _ok_upstream), None
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
+    bodies = [_encode(b) for b in judge_body]
     if name in _OURS:
-        config = workdir / "empty.toml"
-        config.write_text("", encoding="utf-8")
-        argv = [
-            sys.executable,
-            "-m",
-            "ra_agents.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--model",
-            "hosted_vllm/x",
-            "--api-base",
-            api_base,
-            "--config",
-            str(config),
-            *_OURS[name],
-        ]
-        endpoint = _Endpoint(name, root + "/v1/judge", [_encode(b) for b in judge_body], _ok_ours)
-    elif name == "reference":
-        if reference_python is None:  # pragma: no cover - resolved by the caller
-            raise UsageError("the reference target needs a Python with rewardanything")
-        k = max(len(r["responses"]) for r in requests)
-        config = workdir / "reference.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_model": "x",
-                    "api_key": "none",
-                    "api_base": api_base,
-                    "api_timeout": _REQUEST_TIMEOUT_S,
-                    "generation_config": {"max_tokens": 32 + 24 * k, "temperature": 0.0},
-                    "num_workers": 64,
-                    "request_limit": 100000,
-                    "request_limit_period": 60,
-                }
-            ),
-            encoding="utf-8",
+        root, pid = await start_serve(
+            stack, client, api_base=api_base, workdir=workdir, flags=_OURS[name], log=f"{name}.log"
         )
-        outputs = workdir / "reference-outputs"
-        argv = [
-            str(reference_python),
-            "-c",
-            _REFERENCE_LAUNCH,
-            "-c",
-            str(config),
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--base-output-path",
-            str(outputs),
-        ]
-        bodies = [_encode({**b, "mask_responses": True}) for b in judge_body]
-        endpoint = _Endpoint(name, root + "/api/rewardanything", bodies, _ok_reference)
-    else:
+        return _Endpoint(name, root + "/v1/judge", bodies, _ok_ours), pid
+    if name != "reference":
         raise UsageError(f"unknown server-bench target {name!r}; known: {list(TARGET_NAMES)}")
-    child = _Child(f"the {name} server", argv, log=workdir / f"{name}.log", cwd=workdir)
-    stack.callback(child.stop)
-    await child.wait_ready(client, root + "/health")
-    return endpoint, child.process.pid
+    if reference_python is None:  # pragma: no cover - resolved by the caller
+        raise UsageError("the reference target needs a Python with rewardanything")
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    k = max(len(r["responses"]) for r in requests)
+    config = workdir / "reference.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_model": "x",
+                "api_key": "none",
+                "api_base": api_base,
+                "api_timeout": _REQUEST_TIMEOUT_S,
+                "generation_config": {"max_tokens": 32 + 24 * k, "temperature": 0.0},
+                "num_workers": 64,
+                "request_limit": 100000,
+                "request_limit_period": 60,
+            }
+        ),
+        encoding="utf-8",
+    )
+    argv = [
+        str(reference_python),
+        "-c",
+        _REFERENCE_LAUNCH,
+        "-c",
+        str(config),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--base-output-path",
+        str(workdir / "reference-outputs"),
+    ]
+    masked = [_encode({**b, "mask_responses": True}) for b in judge_body]
+    pid = await start_child(
+        stack, client, "the reference server", argv, root=root, workdir=workdir, log="reference.log"
+    )
+    return _Endpoint(name, root + "/api/rewardanything", masked, _ok_reference), pid
 
 
 # ---------------------------------------------------------------------------------- load
@@ -504,7 +371,7 @@ async def _load(
     advance: Callable[[int], None],
 ) -> _Measured:
     """Send ``indices`` with ``concurrency`` workers sharing the ``aiohttp.ClientSession`` ``client``."""
-    aiohttp = _aiohttp()
+    aiohttp = aiohttp_module()
     pending = iter(indices)
     latencies: list[float] = []
     errors: list[str] = []
@@ -633,7 +500,7 @@ async def run_server_bench(
         UsageError: an unknown target or an unusable ``reference_python``.
         RAError: a server did not start.
     """
-    aiohttp = _aiohttp()
+    aiohttp = aiohttp_module()
     unknown = [t for t in targets if t not in TARGET_NAMES]
     if unknown:
         raise UsageError(f"unknown server-bench targets {unknown}; known: {list(TARGET_NAMES)}")
@@ -657,7 +524,7 @@ async def run_server_bench(
                 connector=aiohttp.TCPConnector(limit=top), timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT_S)
             )
             client = await stack.enter_async_context(session)
-            api_base, upstream_pid = await _start_upstream(stack, workdir)
+            api_base, upstream_pid = await start_upstream(stack, workdir)
             with progress(len(ordered) * len(concurrency) * requests, "server", show_progress) as advance:
                 for name in ordered:
                     async with AsyncExitStack() as per_target:

@@ -36,6 +36,7 @@ from .._errors import UsageError, VerdictError
 from .._types import JudgeResult
 from ..judge import Judge
 from ..local.model import cache_dir
+from ..settings import comma_list
 from .metrics import mean, pair_credit, position_bias, style_summary
 from .report import fmt, md_table, plot, progress
 
@@ -52,6 +53,7 @@ __all__ = [
     "default_data_dir",
     "download_rm_bench",
     "load_domain",
+    "parse_cells",
     "run_rm_bench",
     "summarize",
     "render_markdown",
@@ -74,6 +76,24 @@ _DATA_HINT = (
     "the data is the RM-Bench repository's data/*_filtered.json, each renamed to <domain>.json"
 )
 _TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+def parse_cells(text: str) -> list[tuple[int, int]]:
+    """Style cells from their command-line spelling: ``"all"``, or ``"00,02,20"`` (chosen, rejected style 0-2).
+
+    Raises:
+        UsageError: a cell that is not two digits 0-2.
+    """
+    if text == "all":
+        return list(ALL_CELLS)
+    cells = []
+    for part in comma_list(text):
+        if len(part) != 2 or any(c not in "012" for c in part):
+            raise UsageError(f"expected 'all' or cells like 00,02,20 (chosen, rejected style 0-2), got {part!r}")
+        cells.append((int(part[0]), int(part[1])))
+    return cells
+
+
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
