@@ -53,6 +53,7 @@ from ra_agents import (
     prompt_text,
 )
 from ra_agents._sync import run_sync
+from ra_agents.feedback import JUDGE_RUN_NAME
 from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
 
@@ -75,9 +76,6 @@ __all__ = [
     "SamplesFailedError",
     "best_of_n",
 ]
-
-JUDGE_RUN_NAME = "ra_judge"
-"""The judge's run name in callbacks, traces and ``astream_events`` (the LangGraph nodes use the same)."""
 
 BEST_OF_N_RUN_NAME = "best_of_n"
 """The run name of a :func:`best_of_n` runnable; its samples run as ``candidate-0``, ``candidate-1``..."""

@@ -73,6 +73,7 @@ from ra_agents import (
 )
 from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error, check_threshold, resolve_on_judge_error
+from ra_agents.feedback import JUDGE_RUN_NAME
 from ra_agents.policy import acheck_policy
 from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
@@ -111,9 +112,6 @@ __all__ = [
 ]
 
 Decision = Literal["accept", "retry", "escalate", "fallback"]
-
-JUDGE_RUN_NAME = "ra_judge"
-"""The name of the judge's child run in LangChain callbacks, traces and ``astream_events``."""
 
 FEEDBACK_TEMPLATE = "A reviewer rejected your previous answers. Improve on this feedback and answer again:\n{feedback}"
 """How the judge's feedback is shown to the generator on a retry."""
