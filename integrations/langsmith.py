@@ -6,17 +6,17 @@ nothing here imports ``langsmith`` itself::
 
     from langsmith import evaluate
     from ra_agents import Judge
-    from ra_agents.integrations.langsmith import principle_evaluator
+    from ra_agents.integrations.langsmith import create_run_evaluator
 
     judge = Judge.from_litellm("hosted_vllm/rewardanything", api_base="http://127.0.0.1:8000/v1")
-    concise = principle_evaluator(judge, "Correct first, then as short as possible.", key="concise")
+    concise = create_run_evaluator(judge, "Correct first, then as short as possible.", key="concise")
     evaluate(my_app, data="my-dataset", evaluators=[concise])
 
 One evaluation is one listwise judge call. When the example has a reference output,
 the run's output and the reference are judged together in that call, so the score is
 relative to a known-good answer and the result also says whether the output beat it.
 
-:func:`comparative_evaluator` ranks the outputs of several experiments on the same
+:func:`create_comparative_evaluator` ranks the outputs of several experiments on the same
 example in one call, for ``langsmith.evaluate((experiment_a, experiment_b), ...)``.
 
 The prompt is read from the example's ``inputs`` by :func:`ra_agents.prompt_text`, as
@@ -45,10 +45,28 @@ The sync evaluators run the async ones (on ra-agents' event-loop thread), so eve
 judge works with both: a local :class:`ra_agents.Judge`, an HTTP :class:`ra_agents.Client`
 or :class:`ra_agents.AsyncClient`, or anything else that implements
 :class:`ra_agents.Judging`.
+
+The factories are named as openevals names its own (``create_..._evaluator``, with
+``create_async_..._evaluator`` for the async form): a *run* evaluator scores one run, a
+*comparative* evaluator ranks the runs of several experiments (LangSmith's own terms), a
+*principles* evaluator judges under several principles. The earlier names still work for
+one release and warn with a :class:`DeprecationWarning` naming the new one:
+
+=========================  ======================================
+deprecated name            use instead
+=========================  ======================================
+``principle_evaluator``    :func:`create_run_evaluator`
+``aprinciple_evaluator``   :func:`create_async_run_evaluator`
+``comparative_evaluator``  :func:`create_comparative_evaluator`
+``acomparative_evaluator`` :func:`create_async_comparative_evaluator`
+``principles_evaluator``   :func:`create_principles_evaluator`
+``aprinciples_evaluator``  :func:`create_async_principles_evaluator`
+=========================  ======================================
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, Unpack
 
@@ -78,20 +96,29 @@ from ra_agents.judging import MultiMode, PrincipleSet, principle_weights
 from ra_agents.principles import principle_text
 
 __all__ = [
+    "create_run_evaluator",
+    "create_async_run_evaluator",
+    "create_comparative_evaluator",
+    "create_async_comparative_evaluator",
+    "create_principles_evaluator",
+    "create_async_principles_evaluator",
+    "Extractor",
+    "EvaluatorOptions",
+    "ComparisonOptions",
+    "EvaluatorFn",
+    "AsyncEvaluatorFn",
+    # deprecated aliases (see the module docs)
     "principle_evaluator",
     "aprinciple_evaluator",
     "comparative_evaluator",
     "acomparative_evaluator",
     "principles_evaluator",
     "aprinciples_evaluator",
-    "Extractor",
-    "EvaluatorOptions",
-    "ComparisonOptions",
 ]
 
 
 class EvaluatorFn(Protocol):
-    """What :func:`principle_evaluator` returns (``reference_outputs`` is optional)."""
+    """What :func:`create_run_evaluator` returns (``reference_outputs`` is optional)."""
 
     def __call__(
         self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
@@ -99,7 +126,7 @@ class EvaluatorFn(Protocol):
 
 
 class AsyncEvaluatorFn(Protocol):
-    """What :func:`aprinciple_evaluator` returns: a coroutine function."""
+    """What :func:`create_async_run_evaluator` returns: a coroutine function."""
 
     def __call__(
         self, inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
@@ -129,7 +156,7 @@ class ComparisonOptions(TypedDict, total=False):
 
 
 class EvaluatorOptions(ComparisonOptions, total=False):
-    """Options of :func:`principle_evaluator` and :func:`aprinciple_evaluator`.
+    """Options of :func:`create_run_evaluator` and :func:`create_async_run_evaluator`.
 
     Attributes:
         reference: how to read a reference answer from ``reference_outputs``: ``True``
@@ -141,7 +168,7 @@ class EvaluatorOptions(ComparisonOptions, total=False):
     reference: Extractor | bool
 
 
-def principle_evaluator(judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
+def create_run_evaluator(judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
     """An evaluator for ``langsmith.evaluate`` that scores each run under ``principle``.
 
     Args:
@@ -175,17 +202,17 @@ def principle_evaluator(judge: Judging, principle: PrincipleLike, **options: Unp
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         return run_sync(
-            aevaluate(inputs, outputs, reference_outputs), async_name="aprinciple_evaluator(judge, principle)"
+            aevaluate(inputs, outputs, reference_outputs), async_name="create_async_run_evaluator(judge, principle)"
         )
 
     evaluate.__name__ = spec.key
     return evaluate
 
 
-def aprinciple_evaluator(
+def create_async_run_evaluator(
     judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]
 ) -> AsyncEvaluatorFn:
-    """The async form of :func:`principle_evaluator`, for ``langsmith.aevaluate``."""
+    """The async form of :func:`create_run_evaluator`, for ``langsmith.aevaluate``."""
     spec = _Request(principle, options, DEFAULT_ON_JUDGE_ERROR)
 
     async def aevaluate(
@@ -197,7 +224,7 @@ def aprinciple_evaluator(
     return aevaluate
 
 
-def comparative_evaluator(
+def create_comparative_evaluator(
     judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], dict[str, Any]]:
     """A comparative evaluator that ranks several experiments' runs in one listwise call.
@@ -219,17 +246,18 @@ def comparative_evaluator(
 
     def compare(runs: Sequence[Any], example: Any) -> dict[str, Any]:
         return run_sync(
-            spec.compare(judge, principle, runs, example), async_name="acomparative_evaluator(judge, principle)"
+            spec.compare(judge, principle, runs, example),
+            async_name="create_async_comparative_evaluator(judge, principle)",
         )
 
     compare.__name__ = spec.key
     return compare
 
 
-def acomparative_evaluator(
+def create_async_comparative_evaluator(
     judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
 ) -> Callable[[Sequence[Any], Any], Awaitable[dict[str, Any]]]:
-    """The async form of :func:`comparative_evaluator`."""
+    """The async form of :func:`create_comparative_evaluator`."""
     spec = _Comparison(principle, options)
 
     async def acompare(runs: Sequence[Any], example: Any) -> dict[str, Any]:
@@ -239,7 +267,7 @@ def acomparative_evaluator(
     return acompare
 
 
-def principles_evaluator(
+def create_principles_evaluator(
     judge: Judging,
     principles: PrincipleSet,
     *,
@@ -251,7 +279,7 @@ def principles_evaluator(
     """ONE evaluator that records one feedback key per principle (LangSmith's ``{"results": [...]}`` form).
 
     Each principle is judged in its own listwise call, concurrently (``judge.ajudge_many``);
-    every feedback entry has the shape :func:`principle_evaluator` returns, under the
+    every feedback entry has the shape :func:`create_run_evaluator` returns, under the
     principle's name as its key.
 
     Args:
@@ -264,7 +292,7 @@ def principles_evaluator(
         combined_key: also record the weighted combined score under this key (required
             with ``mode="fold"``).
         **options: ``prompt_from``, ``candidates_from``, ``reference``, ``on_judge_error``
-            as for :func:`principle_evaluator` (``key`` is not used).
+            as for :func:`create_run_evaluator` (``key`` is not used).
 
     Returns:
         A function ``(inputs, outputs, reference_outputs) -> {"results": [feedback, ...]}``.
@@ -281,11 +309,91 @@ def principles_evaluator(
         inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         return run_sync(
-            aevaluate(inputs, outputs, reference_outputs), async_name="aprinciples_evaluator(judge, principles)"
+            aevaluate(inputs, outputs, reference_outputs),
+            async_name="create_async_principles_evaluator(judge, principles)",
         )
 
     evaluate.__name__ = multi.name
     return evaluate
+
+
+def create_async_principles_evaluator(
+    judge: Judging,
+    principles: PrincipleSet,
+    *,
+    weights: Mapping[str, float] | None = None,
+    mode: MultiMode = "separate",
+    combined_key: str | None = None,
+    **options: Unpack[EvaluatorOptions],
+) -> AsyncEvaluatorFn:
+    """The async form of :func:`create_principles_evaluator`, for ``langsmith.aevaluate``."""
+    multi = _Multi(principles, weights, mode, combined_key, options)
+
+    async def aevaluate(
+        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await multi.evaluate(judge, inputs, outputs, reference_outputs)
+
+    aevaluate.__name__ = multi.name
+    return aevaluate
+
+
+# ------------------------------------------------------- deprecated aliases
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"ra_agents.integrations.langsmith.{old} is deprecated and will be removed in the next release; "
+        f"use {new} (same arguments)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def principle_evaluator(judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]) -> EvaluatorFn:
+    """Deprecated: the earlier name of :func:`create_run_evaluator`."""
+    _renamed("principle_evaluator", "create_run_evaluator")
+    return create_run_evaluator(judge, principle, **options)
+
+
+def aprinciple_evaluator(
+    judge: Judging, principle: PrincipleLike, **options: Unpack[EvaluatorOptions]
+) -> AsyncEvaluatorFn:
+    """Deprecated: the earlier name of :func:`create_async_run_evaluator`."""
+    _renamed("aprinciple_evaluator", "create_async_run_evaluator")
+    return create_async_run_evaluator(judge, principle, **options)
+
+
+def comparative_evaluator(
+    judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
+) -> Callable[[Sequence[Any], Any], dict[str, Any]]:
+    """Deprecated: the earlier name of :func:`create_comparative_evaluator`."""
+    _renamed("comparative_evaluator", "create_comparative_evaluator")
+    return create_comparative_evaluator(judge, principle, **options)
+
+
+def acomparative_evaluator(
+    judge: Judging, principle: PrincipleLike, **options: Unpack[ComparisonOptions]
+) -> Callable[[Sequence[Any], Any], Awaitable[dict[str, Any]]]:
+    """Deprecated: the earlier name of :func:`create_async_comparative_evaluator`."""
+    _renamed("acomparative_evaluator", "create_async_comparative_evaluator")
+    return create_async_comparative_evaluator(judge, principle, **options)
+
+
+def principles_evaluator(
+    judge: Judging,
+    principles: PrincipleSet,
+    *,
+    weights: Mapping[str, float] | None = None,
+    mode: MultiMode = "separate",
+    combined_key: str | None = None,
+    **options: Unpack[EvaluatorOptions],
+) -> EvaluatorFn:
+    """Deprecated: the earlier name of :func:`create_principles_evaluator`."""
+    _renamed("principles_evaluator", "create_principles_evaluator")
+    return create_principles_evaluator(
+        judge, principles, weights=weights, mode=mode, combined_key=combined_key, **options
+    )
 
 
 def aprinciples_evaluator(
@@ -297,16 +405,11 @@ def aprinciples_evaluator(
     combined_key: str | None = None,
     **options: Unpack[EvaluatorOptions],
 ) -> AsyncEvaluatorFn:
-    """The async form of :func:`principles_evaluator`, for ``langsmith.aevaluate``."""
-    multi = _Multi(principles, weights, mode, combined_key, options)
-
-    async def aevaluate(
-        inputs: Mapping[str, Any], outputs: Mapping[str, Any], reference_outputs: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        return await multi.evaluate(judge, inputs, outputs, reference_outputs)
-
-    aevaluate.__name__ = multi.name
-    return aevaluate
+    """Deprecated: the earlier name of :func:`create_async_principles_evaluator`."""
+    _renamed("aprinciples_evaluator", "create_async_principles_evaluator")
+    return create_async_principles_evaluator(
+        judge, principles, weights=weights, mode=mode, combined_key=combined_key, **options
+    )
 
 
 # --------------------------------------------------------------------- helpers

@@ -38,7 +38,7 @@ Where it differs:
 - The score is derived from the judge's 1-5 score (``unit_score``: the logprob-weighted
   expected score when the backend gives logprobs, else the integer score, mapped to
   [0, 1]) rather than chosen by the model: ``continuous=True`` returns it as is (the same
-  number :func:`ra_agents.integrations.langsmith.principle_evaluator` reports); the bool
+  number :func:`ra_agents.integrations.langsmith.create_run_evaluator` reports); the bool
   is ra-agents' one acceptance rule, :func:`ra_agents.accepts` (``unit_score >= threshold``,
   default :data:`ra_agents.DEFAULT_THRESHOLD`, 0.5: a 3 of 5) where openevals asks the
   model whether "the criteria are met"; ``choices`` places the unit score linearly on
@@ -56,7 +56,7 @@ Where it differs:
   ``comment`` and ``{"error": "<ErrorType>", "on_judge_error": ...}`` as ``metadata``.
   Outputs the evaluator cannot read always raise :class:`ra_agents.UsageError`.
 - With ``reference_outputs``, the output and the reference are judged together in one
-  listwise call (as ``principle_evaluator`` does) and ``score`` is the output's; openevals
+  listwise call (as ``create_run_evaluator`` does) and ``score`` is the output's; openevals
   formats the reference into the prompt instead.
 - No LangSmith tracing of its own: openevals wraps each call in a ``traceable`` run and
   logs feedback inside LangSmith's pytest integration; this one does neither.

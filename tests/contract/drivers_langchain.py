@@ -25,10 +25,10 @@ from langsmith.schemas import Example, Run
 
 from ra_agents import Judging
 from ra_agents.integrations.langsmith import (
-    aprinciple_evaluator,
-    comparative_evaluator,
-    principle_evaluator,
-    principles_evaluator,
+    create_async_run_evaluator,
+    create_comparative_evaluator,
+    create_principles_evaluator,
+    create_run_evaluator,
 )
 from ra_agents.integrations.lcel import JudgeRunnable, best_of_n
 from ra_agents.integrations.openevals import create_async_principle_evaluator, create_principle_evaluator
@@ -89,7 +89,7 @@ def _feedback(result: Any) -> dict[str, Any]:
 
 async def _langsmith_run(judge: Judging) -> Any:
     # LangSmith types evaluators as (run, example); it calls these by their parameter names
-    evaluator = DynamicRunEvaluator(principle_evaluator(judge, PRINCIPLE, key="contract"))  # type: ignore[arg-type]
+    evaluator = DynamicRunEvaluator(create_run_evaluator(judge, PRINCIPLE, key="contract"))  # type: ignore[arg-type]
     return await _in_thread(evaluator.evaluate_run, _run(GOOD), _example(BAD))
 
 
@@ -102,7 +102,7 @@ async def _langsmith_remote(judge: Judging) -> Any:
 
 
 async def _alangsmith_run(judge: Judging) -> Any:
-    evaluator = DynamicRunEvaluator(aprinciple_evaluator(judge, PRINCIPLE, key="contract"))  # type: ignore[arg-type]
+    evaluator = DynamicRunEvaluator(create_async_run_evaluator(judge, PRINCIPLE, key="contract"))  # type: ignore[arg-type]
     with tracing_context(enabled=False):
         return await evaluator.aevaluate_run(_run(GOOD), _example(BAD))
 
@@ -117,7 +117,7 @@ async def _alangsmith_remote(judge: Judging) -> Any:
 
 async def _multi_run(judge: Judging) -> Any:
     principles: PrincipleSet = {"first": PRINCIPLE, "second": (PRINCIPLE, 3.0)}
-    evaluator = DynamicRunEvaluator(principles_evaluator(judge, principles, combined_key="overall"))  # type: ignore[arg-type]
+    evaluator = DynamicRunEvaluator(create_principles_evaluator(judge, principles, combined_key="overall"))  # type: ignore[arg-type]
     return await _in_thread(evaluator.evaluate_run, _run(GOOD), _example(BAD))
 
 
@@ -134,7 +134,7 @@ async def _multi_remote(judge: Judging) -> Any:
 
 async def _comparative_run(judge: Judging) -> tuple[list[Run], Any]:
     runs = [_run(GOOD), _run(BAD)]
-    evaluator = DynamicComparisonRunEvaluator(comparative_evaluator(judge, PRINCIPLE))
+    evaluator = DynamicComparisonRunEvaluator(create_comparative_evaluator(judge, PRINCIPLE))
     return runs, await _in_thread(evaluator.compare_runs, runs, _example())
 
 

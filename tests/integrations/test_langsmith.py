@@ -28,10 +28,10 @@ from ra_agents import (
     verdict_to_dict,
 )
 from ra_agents.integrations.langsmith import (
-    acomparative_evaluator,
-    aprinciple_evaluator,
-    comparative_evaluator,
-    principle_evaluator,
+    create_async_comparative_evaluator,
+    create_async_run_evaluator,
+    create_comparative_evaluator,
+    create_run_evaluator,
 )
 from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
@@ -83,7 +83,7 @@ def _rows(results: Any) -> dict[str, Any]:
 
 def test_evaluate_offline_scores_with_and_without_reference(client: Client) -> None:
     judge, backend = _judge()
-    evaluator = principle_evaluator(judge, PRINCIPLE, key="correct")
+    evaluator = create_run_evaluator(judge, PRINCIPLE, key="correct")
 
     rows = _rows(evaluate(_target, data=_examples(), evaluators=[evaluator], upload_results=False, client=client))
 
@@ -103,7 +103,7 @@ def test_evaluate_offline_scores_with_and_without_reference(client: Client) -> N
 
 async def test_aevaluate_offline_with_async_evaluator(client: Client) -> None:
     judge, _ = _judge()
-    evaluator = aprinciple_evaluator(judge, PRINCIPLE, key="correct")
+    evaluator = create_async_run_evaluator(judge, PRINCIPLE, key="correct")
 
     async def target(inputs: dict) -> dict:
         return _target(inputs)
@@ -123,8 +123,8 @@ def timeless(feedback: dict[str, Any]) -> dict[str, Any]:
 
 def test_sync_and_async_evaluators_agree() -> None:
     args = ({"question": "2+2?"}, {"answer": "4"}, {"answer": "four, I think"})
-    sync = principle_evaluator(_judge()[0], PRINCIPLE)(*args)
-    asyn = asyncio.run(aprinciple_evaluator(_judge()[0], PRINCIPLE)(*args))
+    sync = create_run_evaluator(_judge()[0], PRINCIPLE)(*args)
+    asyn = asyncio.run(create_async_run_evaluator(_judge()[0], PRINCIPLE)(*args))
     assert timeless(sync) == timeless(asyn)
     assert sync["key"] == "principle"
     assert sync["score"] == 1.0 and sync["metadata"]["beats_reference"] is True
@@ -139,7 +139,7 @@ def test_chat_inputs_reach_the_judge_as_the_one_prompt_text() -> None:
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "2+2?"}, {"type": "text", "text": "One word."}]},
     ]
-    principle_evaluator(judge, PRINCIPLE)({"messages": conversation}, {"answer": "4"})
+    create_run_evaluator(judge, PRINCIPLE)({"messages": conversation}, {"answer": "4"})
     messages, _ = backend.calls[-1]
     assert json.loads(messages[1]["content"])["prompt"] == prompt_text(conversation)
     assert prompt_text(conversation) == "system: Be brief.\nuser: 2+2?\n  One word."
@@ -147,7 +147,7 @@ def test_chat_inputs_reach_the_judge_as_the_one_prompt_text() -> None:
 
 def test_extractors_and_reference_switch() -> None:
     judge, backend = _judge()
-    evaluator = principle_evaluator(
+    evaluator = create_run_evaluator(
         judge,
         PRINCIPLE,
         prompt_from=lambda inputs: f"Q: {inputs['q']}",
@@ -168,7 +168,9 @@ def test_comment_carries_the_judges_reasoning() -> None:
         (name,) = shown_responses(messages)
         return f'<think>It says 4, which is right.</think>{{"scores": {{"{name}": 4}}, "best-to-worst": ["{name}"]}}'
 
-    result = principle_evaluator(Judge(ScriptedBackend(default=answer)), PRINCIPLE, key="ok")({"q": "2+2?"}, {"a": "4"})
+    result = create_run_evaluator(Judge(ScriptedBackend(default=answer)), PRINCIPLE, key="ok")(
+        {"q": "2+2?"}, {"a": "4"}
+    )
     assert result["score"] == 0.75
     assert result["comment"].startswith("ok: 4/5")
     assert "It says 4, which is right." in result["comment"]
@@ -177,19 +179,19 @@ def test_comment_carries_the_judges_reasoning() -> None:
 def test_bad_inputs_raise_clear_usage_errors() -> None:
     judge, backend = _judge()
     with pytest.raises(UsageError, match="principle is empty"):
-        principle_evaluator(judge, "  ")
+        create_run_evaluator(judge, "  ")
     with pytest.raises(UsageError, match="principle is empty"):
-        comparative_evaluator(judge, "")
+        create_comparative_evaluator(judge, "")
     bad_rows: list[tuple[Callable[..., dict[str, Any]], tuple[dict[str, Any], ...], str]] = [
-        (principle_evaluator(judge, PRINCIPLE), ({"q": "?"}, {}, {}), "no outputs to judge"),
-        (principle_evaluator(judge, PRINCIPLE), ({"q": "?"}, {"answer": None}, {}), "did the target fail"),
+        (create_run_evaluator(judge, PRINCIPLE), ({"q": "?"}, {}, {}), "no outputs to judge"),
+        (create_run_evaluator(judge, PRINCIPLE), ({"q": "?"}, {"answer": None}, {}), "did the target fail"),
         (
-            principle_evaluator(judge, PRINCIPLE, prompt_from="question"),
+            create_run_evaluator(judge, PRINCIPLE, prompt_from="question"),
             ({"q": "?"}, {"a": "4"}, {}),
             "no 'question' in the inputs",
         ),
         (
-            principle_evaluator(judge, PRINCIPLE, key="k", reference="gold"),
+            create_run_evaluator(judge, PRINCIPLE, key="k", reference="gold"),
             ({"q": "?"}, {"a": "4"}, {"answer": "4"}),
             "no 'gold' in the reference_outputs",
         ),
@@ -204,7 +206,7 @@ def test_bad_inputs_raise_clear_usage_errors() -> None:
 
 def test_failed_target_is_recorded_as_a_failed_evaluation(client: Client) -> None:
     judge, backend = _judge()
-    evaluator = principle_evaluator(judge, PRINCIPLE, key="correct")
+    evaluator = create_run_evaluator(judge, PRINCIPLE, key="correct")
 
     def broken(inputs: dict) -> dict:
         raise RuntimeError("the app crashed")
@@ -231,14 +233,14 @@ def test_expected_scores_are_used_when_available() -> None:
         return Completion(text=text, logprobs=tokens)
 
     backend = ScriptedBackend(default=answer, supports_logprobs=True)
-    result = principle_evaluator(Judge(backend), PRINCIPLE)({"q": "?"}, {"a": "x"}, {})
+    result = create_run_evaluator(Judge(backend), PRINCIPLE)({"q": "?"}, {"a": "x"}, {})
     assert result["metadata"]["raw_score"] == 4
     assert 0.75 < result["score"] < 1.0  # between 4 and 5, nearer 4
 
 
 def test_judge_failure_fails_closed_in_evaluate(client: Client) -> None:
     judge, _ = _judge(answer="no verdict here")
-    evaluator = principle_evaluator(judge, PRINCIPLE, key="correct")
+    evaluator = create_run_evaluator(judge, PRINCIPLE, key="correct")
     rows = _rows(evaluate(_target, data=_examples()[:1], evaluators=[evaluator], upload_results=False, client=client))
     feedback = rows["2+2?"]
     assert feedback.key == "correct" and feedback.score == 0.0  # fail closed: not a passing score
@@ -247,7 +249,7 @@ def test_judge_failure_fails_closed_in_evaluate(client: Client) -> None:
     assert feedback.metadata == {"error": "VerdictError", "on_judge_error": "fail_closed"}
 
 
-@pytest.mark.parametrize("factory", [principle_evaluator, aprinciple_evaluator])
+@pytest.mark.parametrize("factory", [create_run_evaluator, create_async_run_evaluator])
 def test_on_judge_error_open_and_raise(factory: Any) -> None:
     judge = Judge(ScriptedBackend(default=BackendUnavailable("the judge is down")), max_retries=0)
 
@@ -283,15 +285,17 @@ def test_comparative_evaluator_raises_judge_failures_unless_told() -> None:
     judge = Judge(ScriptedBackend(default=BackendUnavailable("down")), max_retries=0)
     runs = [_run("5"), _run("4")]
     with pytest.raises(BackendUnavailable):
-        comparative_evaluator(judge, PRINCIPLE)(runs, _example())
-    closed = comparative_evaluator(judge, PRINCIPLE, on_judge_error="fail_closed")(runs, _example())
+        create_comparative_evaluator(judge, PRINCIPLE)(runs, _example())
+    closed = create_comparative_evaluator(judge, PRINCIPLE, on_judge_error="fail_closed")(runs, _example())
     assert closed["scores"] == {runs[0].id: 0.0, runs[1].id: 0.0} and closed["comment"].startswith("BackendUnavailable")
 
 
 def test_comparative_evaluator_through_langsmith_wrapper() -> None:
     judge, backend = _judge()
     runs = [_run("5"), _run("4"), _run("22")]
-    result = DynamicComparisonRunEvaluator(comparative_evaluator(judge, PRINCIPLE)).compare_runs(runs, _example())
+    result = DynamicComparisonRunEvaluator(create_comparative_evaluator(judge, PRINCIPLE)).compare_runs(
+        runs, _example()
+    )
     assert result.key == "principle_preference"
     assert result.scores == {runs[0].id: 0.0, runs[1].id: 1.0, runs[2].id: 0.0}
     assert len(backend.calls) == 1  # one listwise call for all three runs
@@ -300,7 +304,7 @@ def test_comparative_evaluator_through_langsmith_wrapper() -> None:
 async def test_async_comparative_evaluator() -> None:
     judge, _ = _judge()
     runs = [_run("4"), _run("5")]
-    result = await DynamicComparisonRunEvaluator(acomparative_evaluator(judge, PRINCIPLE)).acompare_runs(
+    result = await DynamicComparisonRunEvaluator(create_async_comparative_evaluator(judge, PRINCIPLE)).acompare_runs(
         runs, _example()
     )
     assert result.scores == {runs[0].id: 1.0, runs[1].id: 0.0}
@@ -309,7 +313,7 @@ async def test_async_comparative_evaluator() -> None:
 @pytest.mark.vllm
 def test_real_model_through_evaluate(vllm_server, client: Client) -> None:
     judge = Judge.from_litellm(vllm_server.litellm_model, api_base=vllm_server.api_base)
-    evaluator = principle_evaluator(judge, PRINCIPLE, key="correct")
+    evaluator = create_run_evaluator(judge, PRINCIPLE, key="correct")
     rows = _rows(evaluate(_target, data=_examples()[:1], evaluators=[evaluator], upload_results=False, client=client))
     feedback = rows["2+2?"]
     assert feedback.key == "correct"

@@ -18,7 +18,11 @@ from langsmith import Client, evaluate
 from langsmith.schemas import Example
 
 from ra_agents import BackendUnavailable, GenerationSettings, Judge, Message, UsageError
-from ra_agents.integrations.langsmith import aprinciples_evaluator, principle_evaluator, principles_evaluator
+from ra_agents.integrations.langsmith import (
+    create_async_principles_evaluator,
+    create_principles_evaluator,
+    create_run_evaluator,
+)
 from ra_agents.testing import ScriptedBackend, shown_responses
 
 CORRECT = "Correct answers first."
@@ -69,7 +73,7 @@ def _target(inputs: dict) -> dict:
 
 def test_evaluate_records_one_key_per_principle_and_the_combination() -> None:
     judge, backend = _judge()
-    evaluator = principles_evaluator(
+    evaluator = create_principles_evaluator(
         judge, {"correct": (CORRECT, 3), "short": SHORT}, combined_key="overall", reference=False
     )
     client = Client(api_url="http://127.0.0.1:9", api_key="offline", info={}, tracing_sampling_rate=0.0)
@@ -86,11 +90,11 @@ def test_evaluate_records_one_key_per_principle_and_the_combination() -> None:
 
 def test_each_entry_matches_the_single_principle_evaluator() -> None:
     args = ({"question": "2+2?"}, {"answer": "four or 4"}, {"answer": "4"})
-    many = principles_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args)
+    many = create_principles_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args)
     for entry in many["results"]:
-        single = principle_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT}[entry["key"]], key=entry["key"])
+        single = create_run_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT}[entry["key"]], key=entry["key"])
         assert timeless(entry) == timeless(single(*args))
-    asyn = asyncio.run(aprinciples_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args))
+    asyn = asyncio.run(create_async_principles_evaluator(_judge()[0], {"correct": CORRECT, "short": SHORT})(*args))
     assert [timeless(e) for e in asyn["results"]] == [timeless(e) for e in many["results"]]
 
 
@@ -102,29 +106,35 @@ def test_fold_mode_is_one_call_under_the_combined_key() -> None:
             {"scores": dict.fromkeys(shown_responses(m), 4), "best-to-worst": list(shown_responses(m))}
         )
     )
-    evaluator = principles_evaluator(judge, {"correct": CORRECT, "short": SHORT}, mode="fold", combined_key="both")
+    evaluator = create_principles_evaluator(
+        judge, {"correct": CORRECT, "short": SHORT}, mode="fold", combined_key="both"
+    )
     out = evaluator({"question": "2+2?"}, {"answer": "4"})
     assert [r["key"] for r in out["results"]] == ["both"]
     assert out["results"][0]["score"] == 0.75
     assert len(backend.calls) == 1
     with pytest.raises(UsageError, match="combined_key"):
-        principles_evaluator(judge, {"correct": CORRECT}, mode="fold")
+        create_principles_evaluator(judge, {"correct": CORRECT}, mode="fold")
 
 
 def test_judge_failure_fails_closed_under_every_key() -> None:
     judge = Judge(ScriptedBackend(default=BackendUnavailable("down")))
-    out = principles_evaluator(judge, {"correct": CORRECT, "short": SHORT}, combined_key="all")({"q": "?"}, {"a": "4"})
+    out = create_principles_evaluator(judge, {"correct": CORRECT, "short": SHORT}, combined_key="all")(
+        {"q": "?"}, {"a": "4"}
+    )
     assert [r["key"] for r in out["results"]] == ["correct", "short", "all"]
     assert all(r["score"] == 0.0 and r["extra"] == {"error": True} for r in out["results"])
     assert "BackendUnavailable" in out["results"][0]["comment"]
-    opened = principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="fail_open")({"q": "?"}, {"a": "4"})
+    opened = create_principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="fail_open")(
+        {"q": "?"}, {"a": "4"}
+    )
     assert [r["score"] for r in opened["results"]] == [1.0]
     with pytest.raises(BackendUnavailable):
-        principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="raise")({"q": "?"}, {"a": "4"})
+        create_principles_evaluator(judge, {"correct": CORRECT}, on_judge_error="raise")({"q": "?"}, {"a": "4"})
 
 
 def test_unreadable_row_is_unscored_error_feedback_under_every_key() -> None:
     judge, backend = _judge()
-    out = principles_evaluator(judge, {"correct": CORRECT, "short": SHORT})({"q": "?"}, {})
+    out = create_principles_evaluator(judge, {"correct": CORRECT, "short": SHORT})({"q": "?"}, {})
     assert all(r["score"] is None and "no outputs to judge" in r["comment"] for r in out["results"])
     assert backend.calls == []

@@ -26,7 +26,7 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents.integrations.langsmith import principle_evaluator
+from ra_agents.integrations.langsmith import create_run_evaluator
 from ra_agents.integrations.openevals import create_async_principle_evaluator, create_principle_evaluator
 from ra_agents.testing import ScriptedBackend, prefer, shown_responses
 
@@ -192,7 +192,7 @@ def test_reference_is_judged_listwise_and_the_output_score_reported() -> None:
 def test_matches_principle_evaluator_through_langsmith_evaluate(client: Client) -> None:
     judge, backend = _judge()
     openevals_style = create_principle_evaluator(principle=PRINCIPLE, judge=judge, feedback_key="oe", continuous=True)
-    reference = principle_evaluator(judge, PRINCIPLE, key="ps")
+    reference = create_run_evaluator(judge, PRINCIPLE, key="ps")
     dataset = uuid.uuid4()
     examples = [
         Example(id=uuid.uuid4(), dataset_id=dataset, inputs={"question": "2+2?"}, outputs={"answer": "4"}),
