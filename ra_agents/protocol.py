@@ -405,7 +405,7 @@ def parse_verdict(
     :data:`MAX_VERDICT_ATTEMPTS` keys are examined, each by at most a few decodes of a
     slice no longer than a verdict over ``len(names)`` responses can plausibly be
     (64 KiB plus 512 characters per response). A 1 MiB answer of any shape is parsed or
-    rejected in milliseconds (``python -m ra_agents.bench parser`` measures it).
+    rejected in milliseconds (``python -m benchmarks parser`` measures it).
 
     Raises:
         VerdictError: the answer is not a usable verdict (carries the raw text).

@@ -1,4 +1,4 @@
-"""Command-line flags shared by ``ra-agents`` and ``ra-agents bench``: one spelling for one thing.
+"""Command-line flags shared by ``ra-agents`` and ``ra-agents eval``: one spelling for one thing.
 
 A module of its own so that neither command line has to import the other. Every command
 that builds a judge takes the same judge flags (:func:`add_judge_options`); a flag left out
@@ -101,7 +101,7 @@ def judge_keywords(args: argparse.Namespace) -> dict[str, Any]:
 def judge_from_flags(
     model: str | None, api_base: str | None, *, backend: Mapping[str, Any] | None = None, **options: Any
 ) -> Judge:
-    """The judge that ``--model`` / ``--api-base`` name (shared by ``judge``, ``demo``, ``sweep`` and ``bench``).
+    """The judge that ``--model`` / ``--api-base`` name (shared by ``judge``, ``demo``, ``sweep`` and ``eval``).
 
     Both go to the one backend resolver (:func:`ra_agents.settings.resolve_backend`), which fills
     in what they leave unset from ``RA_AGENTS_MODEL``/``RA_AGENTS_API_BASE`` and the config file:

@@ -636,7 +636,7 @@ def _settle_garbage_collector() -> None:
     Everything loaded at start-up (modules, the app, the judge) lives as long as the process:
     ``gc.freeze`` moves it to the permanent generation, so collections scan only what requests
     allocate; and a young generation of 10,000 objects instead of 700 makes collections rarer.
-    Measured under ``ra-agents bench server``: collections took about an eighth of the server's
+    Measured under ``python -m benchmarks server``: collections took about an eighth of the server's
     CPU time per request before, under a fiftieth after. Not done for an app created in
     another process (tests, an embedding application).
     """
