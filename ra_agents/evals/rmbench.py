@@ -181,7 +181,7 @@ def download_rm_bench(target: Path | None = None) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError as exc:
         raise UsageError(
-            f"downloading RM-Bench needs huggingface_hub (pip install 'ra-agents[bench]'); {_DATA_HINT}"
+            f"downloading RM-Bench needs huggingface_hub (pip install 'ra-agents[eval]'); {_DATA_HINT}"
         ) from exc
     try:
         source = Path(hf_hub_download(repo_id=HF_REPO, repo_type="dataset", filename=HF_FILE))
