@@ -42,13 +42,13 @@ from pydantic import ConfigDict, SkipValidation
 from typing_extensions import TypedDict  # pydantic needs this TypedDict, not typing's, before Python 3.12
 
 from ra_agents import (
-    BackendError,
     Judge,
     JudgeResult,
     Judging,
     MissingDependencyError,
     PrincipleLike,
     PromptLike,
+    SamplesFailedError,
     UsageError,
     prompt_text,
 )
@@ -223,18 +223,6 @@ class BestOfN:
             "candidates": [render_candidate(c) for c in self.candidates],
             "failures": {str(i): f"{type(e).__name__}: {e}" for i, e in self.failures.items()},
         }
-
-
-class SamplesFailedError(BackendError):
-    """Every sample of a :func:`best_of_n` run failed, so nothing was judged.
-
-    Attributes:
-        errors: sample index -> error. The first error is also the ``__cause__``.
-    """
-
-    def __init__(self, message: str, errors: Mapping[int, Exception]) -> None:
-        super().__init__(message)
-        self.errors = dict(errors)
 
 
 class BestOfNRunnable(RunnableSerializable[Any, BestOfN]):

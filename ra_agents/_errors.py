@@ -10,7 +10,8 @@ Every error derives from :class:`RAError`::
     ├── BackendError        the model server or library failed (carries status and body)
     │   ├── BackendUnavailable       unreachable server or connection dropped
     │   ├── BackendTimeout           no answer in time
-    │   └── ContextLengthError       the request does not fit the model's context window
+    │   ├── ContextLengthError       the request does not fit the model's context window
+    │   └── SamplesFailedError       every sample of a best-of-n run failed, so nothing was judged
     └── VerdictError        the model answered, but not with a usable verdict
                             (carries the raw text and, when known, why it stopped)
 
@@ -21,6 +22,7 @@ it as the same type.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "BackendUnavailable",
     "BackendTimeout",
     "ContextLengthError",
+    "SamplesFailedError",
     "VerdictError",
     "error_to_dict",
     "error_from_dict",
@@ -113,6 +116,22 @@ class BackendTimeout(BackendError):  # noqa: N818 - public API name
 
 class ContextLengthError(BackendError):
     """The request does not fit the model's context window."""
+
+
+class SamplesFailedError(BackendError):
+    """Every sample of a best-of-n run failed, so nothing was judged.
+
+    Raised by :func:`ra_agents.integrations.lcel.best_of_n`. Across a process boundary it
+    travels as a :class:`BackendError` (:func:`error_to_dict`): its per-sample errors are
+    exceptions, not data.
+
+    Attributes:
+        errors: sample index -> error. The first error is also the ``__cause__``.
+    """
+
+    def __init__(self, message: str, errors: Mapping[int, Exception]) -> None:
+        super().__init__(message)
+        self.errors = dict(errors)
 
 
 class VerdictError(RAError):

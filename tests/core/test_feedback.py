@@ -94,3 +94,17 @@ def test_trajectory_ranking_lives_in_the_core() -> None:
     assert sorted(shown_responses(messages).values()) == ["assistant: I guess rain.", "assistant: Sunny, per the tool."]
     rewards = trajectory_rewards(result)
     assert list(rewards) == ["good", "bad"] and rewards["good"] > rewards["bad"]
+
+
+def test_samples_failed_error_lives_in_the_error_tree() -> None:
+    import ra_agents
+    from ra_agents import BackendError, RAError, SamplesFailedError, error_to_dict
+    from ra_agents._errors import __doc__ as tree
+    from ra_agents.integrations import lcel
+
+    assert lcel.SamplesFailedError is SamplesFailedError and "SamplesFailedError" in ra_agents.__all__
+    assert issubclass(SamplesFailedError, BackendError) and issubclass(SamplesFailedError, RAError)
+    assert "└── SamplesFailedError" in (tree or "")
+    error = SamplesFailedError("all 2 samples failed", {0: TimeoutError("slow")})
+    assert isinstance(error.errors[0], TimeoutError)
+    assert error_to_dict(error) == {"type": "BackendError", "message": "all 2 samples failed"}
