@@ -15,6 +15,11 @@ a model follows the principle: the bundled 135M judge is too weak and too slow o
 training curve. ``--judge-url`` uses a served judge instead (``ra-agents serve``, through the
 HTTP client), e.g. the real RewardAnything model; every group is then one listwise call to it.
 
+On 2 CPU cores a step took 20 s to 2 minutes (BENCHMARKS.md, 32-token completions), nearly
+all of it the policy's generation and update: the scripted judge answers at once. A served
+judge adds one call per group; the bundled judge in-process would add 20-45 s per group,
+which is why it is not an option here.
+
     pip install "ra-agents[trl,local]"
     python examples/grpo_principle.py --steps 40 --out grpo-run
     python examples/grpo_principle.py --judge-url http://127.0.0.1:8080   # a served judge
@@ -96,7 +101,7 @@ def run(
         seed: the run's seed.
         plot: write the PNG (needs matplotlib).
     """
-    from datasets import Dataset
+    from datasets import Dataset  # type: ignore[import-untyped]  # no type information
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
@@ -105,7 +110,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, float]] = []
 
-    class StepLog(TrainerCallback):  # type: ignore[misc]
+    class StepLog(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
             if logs and "reward" in logs:
                 record = {

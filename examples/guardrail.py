@@ -1,8 +1,11 @@
 """Guard an LLM output with a principle: a guardrails-ai `Guard` with the judge as validator.
 
-Run against a vLLM server:
+Against a served model (``ra-agents vllm serve`` serves the bundled one as ``smollm2``; any
+OpenAI-compatible server works), it takes seconds:
     RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/guardrail.py
-or with neither set, on the bundled model in-process.
+With neither variable set it runs on the bundled model in-process; on 2 CPU cores,
+two judge calls: about a minute and a half
+(one judge call takes 20-45 s there; a terminal shows the tokens generated so far).
 """
 
 from guardrails import Guard

@@ -1,8 +1,11 @@
 """Score an app with LangSmith's own `evaluate`, offline, using the judge as the evaluator.
 
-Run against a vLLM server:
+Against a served model (``ra-agents vllm serve`` serves the bundled one as ``smollm2``; any
+OpenAI-compatible server works), it takes seconds:
     RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/langsmith_eval.py
-or with neither set, on the bundled model in-process. Nothing is uploaded.
+With neither variable set it runs on the bundled model in-process; on 2 CPU cores,
+two judge calls: about a minute and a half
+(one judge call takes 20-45 s there; a terminal shows the tokens generated so far). Nothing is uploaded.
 """
 
 import os
@@ -32,4 +35,5 @@ evaluator = principle_evaluator(Judge(), "Correct first, then as short as possib
 client = Client(api_url="http://127.0.0.1:9", api_key="offline", info={}, tracing_sampling_rate=0.0)
 for row in evaluate(app, data=examples, evaluators=[evaluator], upload_results=False, client=client):
     (feedback,) = row["evaluation_results"]["results"]
-    print(row["example"].inputs["question"], "->", feedback.score, "|", (feedback.comment or "").splitlines()[0])
+    question = (row["example"].inputs or {})["question"]
+    print(question, "->", feedback.score, "|", (feedback.comment or "").splitlines()[0])

@@ -1,11 +1,15 @@
 """Best-of-n as a plain LangChain chain: 3 answers at once, one judge call keeps the best.
 
-Run against a vLLM server:
+Against a served model (``ra-agents vllm serve`` serves the bundled one as ``smollm2``; any
+OpenAI-compatible server works), it takes seconds:
     RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/lcel_best_of_n.py
-or with neither set, on the bundled model in-process.
+With neither variable set it runs on the bundled model in-process; on 2 CPU cores,
+three generations (batched) and two judge calls: about two minutes
+(one judge call takes 20-45 s there; a terminal shows the tokens generated so far).
 """
 
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableConfig
 
 from ra_agents import Judge
 from ra_agents.integrations.chat_litellm import BackendChatModel
@@ -24,5 +28,5 @@ print("chosen:", result.output.content)
 
 # The judge alone, as a step of a chain: {"prompt", "responses"} -> JudgeResult.
 rank = JudgeRunnable(judge) | (lambda verdict: verdict.ranking)
-config = {"configurable": {"principle": "Prefer the polite answer."}}
+config: RunnableConfig = {"configurable": {"principle": "Prefer the polite answer."}}
 print(rank.invoke({"prompt": "Can you help?", "responses": {"a": "No.", "b": "Gladly, what do you need?"}}, config))

@@ -1,8 +1,11 @@
 """Judge agent trajectories: rank three recorded runs in one call, then score one against a reference.
 
-Run against a vLLM server:
+Against a served model (``ra-agents vllm serve`` serves the bundled one as ``smollm2``; any
+OpenAI-compatible server works), it takes seconds:
     RA_AGENTS_MODEL=hosted_vllm/smollm2 RA_AGENTS_API_BASE=http://127.0.0.1:8000/v1 python examples/trajectory_eval.py
-or with neither set, on the bundled model in-process.
+With neither variable set it runs on the bundled model in-process; on 2 CPU cores,
+two judge calls: measured 51 s, the model's load included
+(one judge call takes 20-45 s there; a terminal shows the tokens generated so far).
 """
 
 from ra_agents import Judge
