@@ -364,7 +364,7 @@ class PrincipleGuardrail(CustomGuardrail):
             )
             return
         for chunk in chunks:
-            if verdict.action == "select" and chosen is not None and getattr(chunk, "choices", None):
+            if verdict.action == "select" and getattr(chunk, "choices", None):  # a selection always has a choice
                 kept = [c for c in chunk.choices if getattr(c, "index", 0) == chosen]
                 if not kept:
                     continue
