@@ -227,7 +227,7 @@ def test_the_shipped_example_reads() -> None:
 
 
 def test_rm_bench_items_become_pairs() -> None:
-    cases = labels_from_rm_bench(ROOT / "tests" / "bench" / "data" / "rm-bench", limit=1, cells=[(0, 0), (0, 2)])
+    cases = labels_from_rm_bench(ROOT / "tests" / "evals" / "data" / "rm-bench", limit=1, cells=[(0, 0), (0, 2)])
     assert len(cases) == 8  # 4 domains x 1 item x 2 cells
     assert {c.kind for c in cases} == {"pair"} and cases[0].metadata["cell"] == "00"
     assert "Correctness and safety come first" in str(cases[0].principle)
