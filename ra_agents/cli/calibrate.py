@@ -95,7 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0, help="the bootstrap's seed (0)")
     p.add_argument("-o", "--output", help="write the JSON report here")
     p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
-    p.add_argument("--png", help="write the plot here (needs matplotlib, the 'bench' extra; skipped without it)")
+    p.add_argument("--png", help="write the plot here (needs matplotlib, the 'eval' extra; skipped without it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(markdown)
     if args.png and report.save_plot(args.png) is None:
-        print("no plot: matplotlib is not installed (pip install 'ra-agents[bench]')", file=sys.stderr)
+        print("no plot: matplotlib is not installed (pip install 'ra-agents[eval]')", file=sys.stderr)
     failed = sum(len(p.failures) for p in report.principles)
     tokens = sum(
         o.result.usage.total_tokens for p in report.principles for o in p.outcomes if not isinstance(o.result, RAError)

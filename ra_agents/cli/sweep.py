@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--input", required=True, help="cases, one JSON object per line (.jsonl); - for stdin")
     p.add_argument("-o", "--output", help="write the JSON report here")
     p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
-    p.add_argument("--png", help="write a heatmap of the agreement matrix here (needs the 'bench' extra)")
+    p.add_argument("--png", help="write a heatmap of the agreement matrix here (needs the 'eval' extra)")
 
 
 def run(args: argparse.Namespace) -> int:

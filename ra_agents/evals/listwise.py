@@ -21,6 +21,7 @@ Kendall's tau-b, NDCG and pairwise accuracy; the passes give the position-bias f
 from __future__ import annotations
 
 import json
+import math
 import time
 from importlib import resources
 from pathlib import Path
@@ -31,7 +32,8 @@ from pydantic import ConfigDict, ValidationError, field_validator, model_validat
 from .._errors import UsageError
 from .._types import JudgeRequest, JudgeResult
 from ..judge import Judge
-from .metrics import kendall_tau, mean, ndcg, pairwise_accuracy, position_bias, ranking_to_scores
+from ..sweep import kendall_tau_b
+from .metrics import mean, ndcg, pairwise_accuracy, position_bias, ranking_to_scores
 from .report import fmt, md_table, plot, progress
 
 __all__ = [
@@ -135,8 +137,9 @@ def case_metrics(ranking: list[str], reference: dict[str, float]) -> dict[str, f
     """Tau-b, NDCG and pairwise accuracy of a predicted strict ranking against reference scores."""
     predicted = ranking_to_scores(ranking)
     names = list(reference)
+    tau = kendall_tau_b([predicted[n] for n in names], [reference[n] for n in names])
     return {
-        "kendall_tau": kendall_tau([predicted[n] for n in names], [reference[n] for n in names]),
+        "kendall_tau": math.nan if tau is None else tau,  # undefined: the reference ties every candidate
         "ndcg": ndcg(ranking, reference),
         "pairwise_accuracy": pairwise_accuracy(predicted, reference),
     }

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 __all__ = [
-    "kendall_tau",
     "ndcg",
     "pairwise_accuracy",
     "ranking_to_scores",
@@ -21,31 +20,6 @@ __all__ = [
 
 def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's tau-b between two score lists over the same items.
-
-    Ties are handled as in tau-b: ``(C - D) / sqrt((n0 - tx) * (n0 - ty))``. Returns
-    ``nan`` when either list is constant (tau is undefined), and for fewer than two items.
-    """
-    if len(x) != len(y):
-        raise ValueError(f"kendall_tau needs lists of equal length, got {len(x)} and {len(y)}")
-    concordant = discordant = ties_x = ties_y = 0
-    for i, j in combinations(range(len(x)), 2):
-        sx, sy = _sign(x[i] - x[j]), _sign(y[i] - y[j])
-        if sx == 0 and sy == 0:
-            continue
-        if sx == 0:
-            ties_x += 1
-        elif sy == 0:
-            ties_y += 1
-        elif sx == sy:
-            concordant += 1
-        else:
-            discordant += 1
-    denom = math.sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y))
-    return (concordant - discordant) / denom if denom else float("nan")
 
 
 def ndcg(ranking: Sequence[str], relevance: Mapping[str, float], k: int | None = None) -> float:

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from ra_agents.evals.metrics import (
-    kendall_tau,
     ndcg,
     pair_credit,
     pairwise_accuracy,
@@ -17,19 +16,12 @@ from ra_agents.evals.metrics import (
 )
 
 
-def test_kendall_tau_perfect_reversed_and_known_value():
-    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
-    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
-    # one discordant pair of six: (5 - 1) / 6
-    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+def test_listwise_tau_is_the_core_tau_b_and_nan_when_undefined():
+    from ra_agents.evals.listwise import case_metrics
 
-
-def test_kendall_tau_b_with_ties():
-    # x = [1,1,2], y = [1,2,3]: C=2, D=0, ties in x only = 1 -> 2 / sqrt(3 * 2)
-    assert kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(6))
-    assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
-    with pytest.raises(ValueError, match="equal length"):
-        kendall_tau([1], [1, 2])
+    # predicted b > a > c (scores 3, 2, 1) against reference a > b > c: one discordant pair of three
+    assert case_metrics(["b", "a", "c"], {"a": 3.0, "b": 2.0, "c": 1.0})["kendall_tau"] == pytest.approx(1 / 3)
+    assert math.isnan(case_metrics(["a", "b"], {"a": 1.0, "b": 1.0})["kendall_tau"])
 
 
 def test_ndcg():
