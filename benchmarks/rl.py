@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ra_agents import Judge, UsageError
-from ra_agents._sync import run_sync
 from ra_agents.evals.metrics import percentile
 from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.sync import run_sync
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 from .processes import aiohttp_module, start_serve

@@ -81,7 +81,7 @@ class BackendChatModel(BaseChatModel):
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
-        from ra_agents._sync import run_sync
+        from ra_agents.sync import run_sync
 
         return run_sync(self._agenerate(messages, stop, **kwargs), async_name="model.ainvoke")
 

@@ -81,7 +81,6 @@ from ra_agents import (
     UsageError,
     prompt_text,
 )
-from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error
 from ra_agents.feedback import (
     OUTPUT,
@@ -94,6 +93,7 @@ from ra_agents.feedback import (
 )
 from ra_agents.judging import MultiMode, PrincipleSet, principle_weights
 from ra_agents.principles import principle_text
+from ra_agents.sync import run_sync
 
 __all__ = [
     "create_run_evaluator",

@@ -52,10 +52,10 @@ from ra_agents import (
     UsageError,
     prompt_text,
 )
-from ra_agents._sync import run_sync
 from ra_agents.feedback import JUDGE_RUN_NAME
 from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
+from ra_agents.sync import run_sync
 
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun

@@ -78,7 +78,6 @@ from ra_agents import (
     UsageError,
     accepts,
 )
-from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error, check_threshold
 from ra_agents.feedback import (
     OUTPUT,
@@ -88,6 +87,7 @@ from ra_agents.feedback import (
     verdict_feedback,
 )
 from ra_agents.principles import principle_text
+from ra_agents.sync import run_sync
 
 __all__ = [
     "PrincipleEvaluator",

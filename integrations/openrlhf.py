@@ -5,7 +5,7 @@ OpenRLHF loads a Python file given as ``--remote_rm_url`` and calls its
 from the threads of ``asyncio.to_thread`` in each vLLM engine actor (all samples of a prompt
 go to the same engine); older versions called it with micro-batches. Either way a listwise
 reward needs the prompt's whole group, so samples wait here until their group is complete
-(:class:`~ra_agents.remote.server.groups.GroupBuffer`, the server's own): ``group_size`` samples of
+(:class:`~ra_agents.groups.GroupBuffer`, the server's own): ``group_size`` samples of
 the same principle and prompt, judged in ONE call. A group still incomplete after
 ``wait_s`` raises :class:`~ra_agents.LimitError` (never a reward from part of a group); a
 failed judge call raises the judge's error for each sample of the group. OpenRLHF logs the
@@ -47,8 +47,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ra_agents import JudgeResult, Judging, UsageError
-from ra_agents._sync import run_sync
-from ra_agents.remote.server.groups import GroupBuffer, SampleReward, principle_of_label, response_of
+from ra_agents.groups import GroupBuffer, SampleReward, principle_of_label, response_of
+from ra_agents.sync import run_sync
 
 __all__ = ["GroupedReward", "reward_func", "DEFAULT_WAIT_S"]
 

@@ -98,15 +98,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import ValidationError
-
 from ra_agents import (
     BackendError,
     BatchItem,
+    Completion,
+    GenerationSettings,
     Judge,
     JudgeRequest,
     JudgeResult,
     Judging,
+    Message,
+    MissingDependencyError,
     RAError,
     UsageError,
     error_from_dict,
@@ -115,9 +117,7 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents._errors import MissingDependencyError
-from ra_agents._sync import run_sync
-from ra_agents._types import Completion, GenerationSettings, Message, validation_summary
+from ra_agents.sync import run_sync
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -266,10 +266,7 @@ def _request_of(row: Mapping[str, Any], request_column: str | None, rid: Any) ->
             data["prompt"] = prompt_text(_compact(data["prompt"]))
         except UsageError as exc:
             raise UsageError(f"request {rid!r} has an unreadable prompt: {exc}") from None
-    try:
-        return JudgeRequest.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(f"request {rid!r} is malformed: {validation_summary(exc)}") from None
+    return JudgeRequest.read(data, name=repr(rid))
 
 
 def _without_nulls(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,10 +55,10 @@ from ra_agents import (
     accepts,
     prompt_text,
 )
-from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error, check_threshold
 from ra_agents.feedback import OUTPUT, REFERENCE, judge_failure_feedback, unread_feedback, verdict_feedback
 from ra_agents.principles import PrincipleLike, principle_text
+from ra_agents.sync import run_sync
 from ra_agents.trajectory import (
     TrajectoryOptions,
     arank_trajectories,

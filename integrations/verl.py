@@ -27,7 +27,7 @@ needs neither verl nor torch; registering does):
 - The reward loop (verl 0.9's default path) calls ``run_single`` with ONE sample, from
   several ``RewardLoopWorker`` actors picked at random. ``RAGroupRewardLoopManager`` makes
   the sample wait for its group (``uid``, ``rollout.n`` samples) in the process's
-  :class:`~ra_agents.remote.server.groups.GroupBuffer`, so it is correct only when every sample
+  :class:`~ra_agents.groups.GroupBuffer`, so it is correct only when every sample
   reaches the same process: it refuses to start unless ``reward.num_workers=1``. Use it as::
 
       export RA_AGENTS_REWARD_PRINCIPLE="Correct first, then concise."
@@ -58,8 +58,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ra_agents import JudgeResult, Judging, RAError, UsageError, prompt_text
-from ra_agents._sync import run_sync
-from ra_agents.remote.server.groups import GroupBuffer, principle_of_label
+from ra_agents.groups import GroupBuffer, principle_of_label
+from ra_agents.sync import run_sync
 
 __all__ = [
     "EXTRA_KEYS",

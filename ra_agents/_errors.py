@@ -7,6 +7,7 @@ Every error derives from :class:`RAError`::
     │                       an unknown backend, a missing optional dependency
     │   ├── MissingDependencyError   an extra is not installed (names the extra)
     │   └── LimitError               a request is over a server limit (names it and the value)
+    │       └── IncompleteGroupError an RL reward group did not complete in time (408)
     ├── BackendError        the model server or library failed (carries status and body)
     │   ├── BackendUnavailable       unreachable server or connection dropped
     │   ├── BackendTimeout           no answer in time
@@ -22,6 +23,7 @@ it as the same type.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "UsageError",
     "MissingDependencyError",
     "LimitError",
+    "IncompleteGroupError",
     "BackendError",
     "BackendUnavailable",
     "BackendTimeout",
@@ -157,6 +160,36 @@ class VerdictError(RAError):
         self.raw = raw
         self.finish_reason = finish_reason
         self.attempts = attempts
+
+
+INCOMPLETE_LIMIT = "group_wait_s"
+"""The ``limit`` of the :class:`LimitError` an incomplete group's samples get."""
+
+INCOMPLETE_STATUS = 408
+"""HTTP status of a sample whose group did not complete in time: not retried by clients (a
+re-posted sample would start a new, again incomplete group)."""
+
+
+class IncompleteGroupError(LimitError):
+    """A group did not complete within the wait; each of its samples fails with this.
+
+    Serialised as a :class:`~ra_agents.LimitError` (``limit="group_wait_s"``, status 408) whose
+    message names the group, how many samples arrived of how many, and what to change.
+    """
+
+    def __init__(self, group: str, arrived: int, expected: int, wait_s: float) -> None:
+        super().__init__(
+            f"group {group} is incomplete: {arrived} of {expected} samples arrived within group_wait_s={wait_s:g}; "
+            f"no reward is given for part of a group. Send every sample of a prompt (set the server's group_size, "
+            f"--group-size, to the trainer's samples per prompt), to ONE server (several servers behind a load "
+            f"balancer split groups), or raise --group-wait",
+            limit=INCOMPLETE_LIMIT,
+            value=math.ceil(wait_s),
+            status=INCOMPLETE_STATUS,
+        )
+        self.group = group
+        self.arrived = arrived
+        self.expected = expected
 
 
 _TYPES: dict[str, type[RAError]] = {

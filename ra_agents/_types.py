@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, TypeAdapter, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from ._errors import UsageError
 from .principles import Principle
@@ -353,3 +362,13 @@ class JudgeRequest(BaseModel):
     responses: dict[str, Any] | list[Any]
     permutations: int | None = Field(default=None, ge=1, le=16)
     seed: int | None = None
+
+    @classmethod
+    def read(cls, data: JudgeRequest | Mapping[str, Any], *, name: object) -> JudgeRequest:
+        """``data`` as a request, or a :class:`~ra_agents.UsageError` naming request ``name`` and each bad field."""
+        if isinstance(data, JudgeRequest):
+            return data
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise UsageError(f"request {name} is malformed: {validation_summary(exc)}") from None

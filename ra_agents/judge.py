@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import protocol
 from ._aggregate import aggregate, normalize
 from ._errors import BackendError, RAError, UsageError, VerdictError
@@ -25,7 +23,6 @@ from ._types import (
     Message,
     PassVerdict,
     Usage,
-    validation_summary,
 )
 from .cache import CacheKey, VerdictStore, open_store, verdict_lookup
 from .judging import JudgingBase
@@ -270,12 +267,10 @@ class Judge(JudgingBase[JudgeResult]):
             async with limit:
                 outcome: BatchItem
                 try:
-                    req = raw if isinstance(raw, JudgeRequest) else JudgeRequest.model_validate(raw)
+                    req = JudgeRequest.read(raw, name=index)
                     outcome = await self.ajudge(
                         req.principle, req.prompt, req.responses, permutations=req.permutations, seed=req.seed
                     )
-                except ValidationError as exc:
-                    outcome = UsageError(f"request {index} is malformed: {validation_summary(exc)}")
                 except RAError as exc:
                     outcome = exc
                 except Exception as exc:  # noqa: BLE001 - a batch must not lose the other results

@@ -36,9 +36,9 @@ from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_
 
 from ._aggregate import normalize
 from ._errors import RAError, UsageError
-from ._sync import run_sync
 from ._types import JudgeRequest, JudgeResult
 from .principles import PrincipleLike, principle_text
+from .sync import run_sync
 
 __all__ = ["Judging", "JudgingBase", "MultiMode", "MultiResult", "PrincipleSet", "principle_weights"]
 

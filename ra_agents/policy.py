@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import UsageError
-from ._sync import run_sync
 from ._types import JudgeResult
 from .acceptance import DEFAULT_THRESHOLD, accepts, check_threshold
 from .principles import PrincipleLike, principle_text
+from .sync import run_sync
 
 if TYPE_CHECKING:
     from .judging import Judging

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._errors import MissingDependencyError, RAError, UsageError
-from ._sync import run_sync
 from ._types import JudgeResult
 from .judge import BatchItem, Judge
 from .principles import PrincipleLike, principle_text
+from .sync import run_sync
 
 __all__ = [
     "SweepCase",

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, Unpack
 
 from ._errors import UsageError
-from ._sync import run_sync
+from .sync import run_sync
 
 if TYPE_CHECKING:
     from ._types import JudgeResult

@@ -71,12 +71,12 @@ from ra_agents import (
     verdict_from_dict,
     verdict_to_dict,
 )
-from ra_agents._sync import run_sync
 from ra_agents.acceptance import check_on_judge_error, check_threshold, resolve_on_judge_error
 from ra_agents.feedback import JUDGE_RUN_NAME
 from ra_agents.policy import acheck_policy
 from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
+from ra_agents.sync import run_sync
 
 try:
     from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage

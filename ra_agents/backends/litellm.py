@@ -25,9 +25,9 @@ from .._errors import (
     MissingDependencyError,
     UsageError,
 )
-from .._sync import sync_loop
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
 from ..settings import check_api_base
+from ..sync import sync_loop
 from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["LiteLLMBackend"]

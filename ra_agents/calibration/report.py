@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import RAError, UsageError
-from .._sync import run_sync
 from .._types import JudgeResult
 from ..acceptance import DEFAULT_THRESHOLD, check_threshold
 from ..evals.metrics import position_bias
 from ..evals.report import fmt, md_table, plot
 from ..principles import Principle, PrincipleLike, principle_text
 from ..sweep import kendall_tau_b
+from ..sync import run_sync
 from .labels import LabelledCase, cases_from_dicts
 from .stats import (
     Confusion,

@@ -54,13 +54,13 @@ from .._errors import (
     VerdictError,
     error_from_dict,
 )
-from .._sync import _portal_loop, run_sync
 from .._types import JudgeRequest, JudgeResult, verdict_from_dict
 from ..judge import BatchItem
 from ..judging import JudgingBase, MultiMode, MultiResult, PrincipleSet
 from ..principles import Principle, PrincipleLike
 from ..prompt import PromptLike, prompt_text
 from ..protocol import render_candidate
+from ..sync import _portal_loop, run_sync
 from .wire import BatchOut, ErrorBody, OpenRLHFResponse
 
 try:
@@ -608,7 +608,7 @@ class Client(JudgingBase[JudgeResult]):
     """The synchronous client: :class:`AsyncClient`'s methods, run on a shared event loop.
 
     Takes the same arguments as :class:`AsyncClient`. Its connection pool lives on one
-    background loop (see :func:`ra_agents._sync.run_sync`), so calls reuse connections.
+    background loop (see :func:`ra_agents.sync.run_sync`), so calls reuse connections.
     Inside a running event loop the sync methods raise :class:`~ra_agents.UsageError`; await
     the async ones (``ajudge`` ...) instead, which run on that same background loop.
     """

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ra_agents import Judge, JudgeResult, UsageError
+from ra_agents import IncompleteGroupError, Judge, JudgeResult, UsageError
 from ra_agents.backends.openai_http import OpenAIHTTPBackend
-from ra_agents.remote.server.groups import GroupBuffer, IncompleteGroupError
+from ra_agents.groups import GroupBuffer
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 from tests.server.test_client import _Server
 

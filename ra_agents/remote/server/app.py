@@ -47,6 +47,7 @@ from ..._errors import (
 )
 from ..._telemetry import tracing_enabled
 from ..._types import JudgeRequest, JudgeResult, validation_summary, verdict_to_dict
+from ...groups import GroupBuffer, GroupRewards, principle_of_label, response_of
 from ...judge import Judge
 from ...principles import PrincipleLike, principle_text
 from ...settings import BackendSettings, backend_kind, resolve, resolve_backend
@@ -59,15 +60,7 @@ from ..wire import (
     RAResponse,
     verdict_json,
 )
-from .groups import (
-    GROUP_OWNER_ENV,
-    INCOMPLETE_LIMIT,
-    GroupBuffer,
-    GroupRewards,
-    RemoteGroups,
-    principle_of_label,
-    response_of,
-)
+from .groups import GROUP_OWNER_ENV, INCOMPLETE_LIMIT, RemoteGroups
 from .settings import SETTINGS_ENV, ServerSettings
 
 try:
