@@ -17,7 +17,7 @@ from langsmith import Client, evaluate
 from langsmith.schemas import Example
 
 from ra_agents import Judge
-from ra_agents.integrations.langsmith import principle_evaluator
+from ra_agents.integrations.langsmith import create_run_evaluator
 
 dataset = uuid.uuid4()
 examples = [
@@ -30,7 +30,7 @@ def app(inputs: dict) -> dict:
     return {"answer": {"2+2?": "5", "Capital of France?": "Paris."}[inputs["question"]]}
 
 
-evaluator = principle_evaluator(Judge(), "Correct first, then as short as possible.", key="correct")
+evaluator = create_run_evaluator(Judge(), "Correct first, then as short as possible.", key="correct")
 # A client that never leaves the machine: loopback URL, nothing sampled, no server info fetched.
 client = Client(api_url="http://127.0.0.1:9", api_key="offline", info={}, tracing_sampling_rate=0.0)
 for row in evaluate(app, data=examples, evaluators=[evaluator], upload_results=False, client=client):
