@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -47,14 +46,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ra_agents import JudgeResult, Judging, UsageError
-from ra_agents.groups import GroupBuffer, SampleReward, principle_of_label, response_of
+from ra_agents.groups import (
+    DEFAULT_WAIT_S,
+    GroupBuffer,
+    SampleReward,
+    principle_of_label,
+    response_of,
+    reward_judge,
+    reward_settings,
+)
 from ra_agents.sync import run_sync
 
 __all__ = ["GroupedReward", "reward_func", "DEFAULT_WAIT_S"]
-
-DEFAULT_WAIT_S = 300.0
-"""How long a group may take to complete by default: samples of a prompt finish generating
-at different times, and a long generation can take minutes."""
 
 
 class GroupedReward:
@@ -166,23 +169,14 @@ _default_lock = threading.Lock()
 
 
 def _from_environment() -> GroupedReward:
-    """The :class:`GroupedReward` the ``RA_AGENTS_REWARD_*`` variables describe."""
-    url = os.environ.get("RA_AGENTS_REWARD_JUDGE_URL")
-    judge: Judging
-    if url:
-        from ra_agents import Client
-
-        judge = Client(url)
-    else:
-        from ra_agents import Judge
-
-        judge = Judge()
-    try:
-        size = int(os.environ.get("RA_AGENTS_REWARD_GROUP_SIZE", "8"))
-        wait = float(os.environ.get("RA_AGENTS_REWARD_GROUP_WAIT_S", str(DEFAULT_WAIT_S)))
-    except ValueError as exc:
-        raise UsageError(f"RA_AGENTS_REWARD_GROUP_SIZE / _GROUP_WAIT_S must be numbers ({exc})") from None
-    return GroupedReward(judge, principle=os.environ.get("RA_AGENTS_REWARD_PRINCIPLE"), group_size=size, wait_s=wait)
+    """The :class:`GroupedReward` the ``RA_AGENTS_REWARD_*`` variables (or ``[reward]``) describe."""
+    settings = reward_settings()
+    return GroupedReward(
+        reward_judge(settings),
+        principle=settings.principle,
+        group_size=settings.group_size,
+        wait_s=settings.group_wait_s,
+    )
 
 
 def reward_func(

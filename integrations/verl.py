@@ -52,13 +52,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ra_agents import JudgeResult, Judging, RAError, UsageError, prompt_text
-from ra_agents.groups import GroupBuffer, principle_of_label
+from ra_agents.groups import GroupBuffer, principle_of_label, reward_judge, reward_settings
 from ra_agents.sync import run_sync
 
 __all__ = [
@@ -79,9 +78,6 @@ EXTRA_KEYS = ("score", "judge_score", "group_size", "rank", "ra_failed")
 LOOP_EXTRA_KEYS = ("score", "judge_score", "group_size", "group_wait_s", "ra_failed")
 """The reward loop's ``reward_extra_info`` keys (a sample there does not know its rank; it knows its wait)."""
 
-DEFAULT_WAIT_S = 300.0
-"""The reward loop's longest wait for a group to complete."""
-
 
 @dataclass(frozen=True)
 class _Sample:
@@ -93,14 +89,7 @@ class _Sample:
 
 def judge_from_environment() -> Judging:
     """``Client(RA_AGENTS_REWARD_JUDGE_URL)`` when set, else ``Judge()`` (``RA_AGENTS_MODEL`` ...)."""
-    url = os.environ.get("RA_AGENTS_REWARD_JUDGE_URL")
-    if url:
-        from ra_agents import Client
-
-        return Client(url)
-    from ra_agents import Judge
-
-    return Judge()
+    return reward_judge()
 
 
 def _extra(reward: float, judge_score: float, size: int, rank: int, failed: bool) -> dict[str, float]:
@@ -259,13 +248,6 @@ def _config_get(config: Any, *path: str) -> Any:
     return config
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        raise UsageError(f"{name} must be a number, got {os.environ[name]!r}") from None
-
-
 def _build_batch_manager() -> type:
     from verl.workers.reward_manager.abstract import AbstractRewardManager
 
@@ -293,7 +275,7 @@ def _build_batch_manager() -> type:
                 self,
                 judge or judge_from_environment(),
                 tokenizer,
-                principle=reward_kwargs.get("principle") or os.environ.get("RA_AGENTS_REWARD_PRINCIPLE"),
+                principle=reward_kwargs.get("principle") or reward_settings().principle,
                 concurrency=int(reward_kwargs.get("concurrency", 8)),
                 timeout_s=float(reward_kwargs.get("timeout_s", 600.0)),
             )
@@ -329,14 +311,15 @@ def _build_loop_manager() -> type:
             if not size:
                 raise UsageError("actor_rollout_ref.rollout.n (the group size) is missing from the config")
             super().__init__(config, tokenizer, compute_score)
+            settings = reward_settings()
             self.core = UidGroupReward(
-                judge or judge_from_environment(),
+                judge or reward_judge(settings),
                 tokenizer,
-                principle=principle or os.environ.get("RA_AGENTS_REWARD_PRINCIPLE"),
-                timeout_s=_env_float("RA_AGENTS_REWARD_TIMEOUT_S", 600.0),
+                principle=principle or settings.principle,
+                timeout_s=settings.timeout_s,
             )
             self.group_size = int(size)
-            self.wait_s = _env_float("RA_AGENTS_REWARD_GROUP_WAIT_S", DEFAULT_WAIT_S)
+            self.wait_s = settings.group_wait_s
             self._buffer: GroupBuffer | None = None
 
         def _group_buffer(self) -> GroupBuffer:

@@ -24,19 +24,47 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BackendError, BackendUnavailable, IncompleteGroupError, RAError, UsageError
 from ._types import JudgeResult
+from .settings import RewardSettings, resolve
+
+if TYPE_CHECKING:
+    from .judging import Judging
 
 __all__ = [
+    "DEFAULT_WAIT_S",
     "GroupBuffer",
     "GroupRewards",
     "JudgeGroup",
     "SampleReward",
     "principle_of_label",
     "response_of",
+    "reward_judge",
+    "reward_settings",
 ]
+
+DEFAULT_WAIT_S = 300.0
+"""How long a group may take to complete by default: samples of a prompt finish generating
+at different times, and a long generation can take minutes."""
+
+
+def reward_settings(**arguments: Any) -> RewardSettings:
+    """The reward settings: ``arguments`` (``None`` values ignored) over ``RA_AGENTS_REWARD_*`` over ``[reward]``."""
+    return resolve(RewardSettings, arguments)[0]
+
+
+def reward_judge(settings: RewardSettings | None = None) -> Judging:
+    """The judge RL rewards use: ``Client(judge_url)`` when one is set, else ``Judge()``."""
+    settings = settings or reward_settings()
+    if settings.judge_url:
+        from .remote.client import Client  # the judge server's client (needs the 'client' extra)
+
+        return Client(settings.judge_url)
+    from .judge import Judge
+
+    return Judge()
 
 
 @dataclass(frozen=True)

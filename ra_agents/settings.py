@@ -59,6 +59,7 @@ __all__ = [
     "BackendKind",
     "BackendSettings",
     "JudgeSettings",
+    "RewardSettings",
     "ServerSettings",
     "check_api_base",
     "comma_list",
@@ -209,7 +210,7 @@ def resolve(
     """The settings of group ``cls`` and where each came from.
 
     Args:
-        cls: :class:`JudgeSettings`, :class:`BackendSettings` or :class:`ServerSettings`.
+        cls: :class:`JudgeSettings`, :class:`BackendSettings`, :class:`ServerSettings` or :class:`RewardSettings`.
         arguments: explicit values; ``None`` values count as not given.
         config_path: the config file (default ``RA_AGENTS_CONFIG``, else ``./ra-agents.toml``).
 
@@ -423,6 +424,27 @@ class BackendSettings(_Layered):
         return _urls(value)
 
 
+class RewardSettings(_Layered):
+    """How RL reward files and managers (OpenRLHF, verl) reach their judge. ``RA_AGENTS_REWARD_*``, ``[reward]``.
+
+    Attributes:
+        judge_url: a ``ra-agents serve`` URL; unset means a local ``Judge()`` (``RA_AGENTS_MODEL`` ...).
+        principle: the principle of samples whose label names none.
+        group_size: samples per prompt (the trainer's samples per prompt).
+        group_wait_s: how long a group may take to complete before its samples fail.
+        timeout_s: how long one group's judging may take.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RA_AGENTS_REWARD_")
+    table: ClassVar[str] = "reward"
+
+    judge_url: str | None = None
+    principle: str | None = None
+    group_size: int = Field(8, ge=1)
+    group_wait_s: float = Field(300.0, gt=0)
+    timeout_s: float = Field(600.0, gt=0)
+
+
 class ServerSettings(_Layered):
     """Everything ``ra-agents serve`` is configured with; clients can change none of it.
 
@@ -615,7 +637,7 @@ def explain(
         One row per setting: ``group``, ``name``, ``value`` (keys shown as ``***``) and ``source``.
     """
     rows: list[dict[str, Any]] = []
-    for cls in (BackendSettings, JudgeSettings, ServerSettings):
+    for cls in (BackendSettings, JudgeSettings, ServerSettings, RewardSettings):
         settings, origin = resolve(cls, (arguments or {}).get(cls.table), config_path=config_path)
         for name in cls.model_fields:
             value = getattr(settings, name)

@@ -186,3 +186,18 @@ def test_config_command_names_every_source(clean: Path, monkeypatch, capsys) -> 
     rows = json.loads(capsys.readouterr().out)
     assert rows == json.loads(json.dumps(explain(), default=str))
     assert {"group": "judge", "name": "seed", "value": 5, "source": "RA_AGENTS_JUDGE_SEED"} in rows
+
+
+def test_reward_settings_are_read_once_for_every_rl_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ra_agents import Client
+    from ra_agents.groups import reward_judge, reward_settings
+
+    monkeypatch.setenv("RA_AGENTS_REWARD_GROUP_SIZE", "4")
+    monkeypatch.setenv("RA_AGENTS_REWARD_JUDGE_URL", "http://127.0.0.1:9")
+    settings = reward_settings()
+    assert (settings.group_size, settings.group_wait_s, settings.principle) == (4, 300.0, None)
+    judge = reward_judge(settings)
+    assert isinstance(judge, Client) and judge.base_url == "http://127.0.0.1:9"
+    monkeypatch.setenv("RA_AGENTS_REWARD_GROUP_WAIT_S", "soon")
+    with pytest.raises(UsageError, match="RA_AGENTS_REWARD_GROUP_WAIT_S"):
+        reward_settings()
