@@ -118,8 +118,8 @@ async def _http(
         str(group),
         "--group-wait",
         f"{wait_s:g}",
-        "--max-in-flight",  # every sample waits for its group inside the server: all of them are in flight
-        str(max(256, len(samples) + group)),
+        "--max-waiting-samples",  # every sample waits for its group inside the server
+        str(max(8192, len(samples) + group)),
     ]
     label = json.dumps({"principle": PRINCIPLE})
     bodies = [json.dumps({"query": [p + s], "prompts": [p], "labels": [label]}).encode() for p, s in samples]
@@ -295,7 +295,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"per request or call; {results['upstream']})",
         "",
         "`http-workers<N>`: `POST /v1/rewards/openrlhf` of `ra-agents serve --workers N --backend http`, all "
-        "samples posted at once, `--max-in-flight` above the sample count (a refused post is retried up to 5 "
+        "samples posted at once, `--max-waiting-samples` above the sample count (a refused post is retried up to 5 "
         "times a second apart, as OpenRLHF's request wrapper does); `reward-func-threads<T>`: the OpenRLHF "
         "`reward_func` file called with one sample per call from T threads. calls/group 1.00 means every "
         "group was judged whole, in one call. The group wait is how long a sample waited for its group to "

@@ -475,7 +475,9 @@ class ServerSettings(_Layered):
         max_principle_chars: longest principle.
         max_prompt_chars: longest prompt.
         max_batch: most requests in one batch body.
-        max_in_flight: requests handled at once; more get 429 with ``Retry-After``.
+        max_in_flight: requests handled at once; more get 429 with ``Retry-After``. A reward
+            sample waiting for its group does not hold one (see ``max_waiting_samples``).
+        max_waiting_samples: reward samples waiting for their groups at once; more get 429.
         group_size: OpenRLHF samples per prompt to judge together.
         group_wait_s: longest wait for a group to fill before judging what arrived.
         graceful_timeout_s: on SIGTERM, how long in-flight requests may still run.
@@ -502,6 +504,7 @@ class ServerSettings(_Layered):
     max_prompt_chars: int = Field(400_000, ge=1)
     max_batch: int = Field(256, ge=1)
     max_in_flight: int = Field(256, ge=1)
+    max_waiting_samples: int = Field(8192, ge=1)
     group_size: int = Field(8, ge=1, le=256)
     group_wait_s: float = Field(2.0, gt=0)
     graceful_timeout_s: float = Field(30.0, ge=0)

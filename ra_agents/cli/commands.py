@@ -311,6 +311,11 @@ def _serve_parser(sub: Any) -> argparse.ArgumentParser:
         help="seconds a group may wait to fill (default 2)",
     )
     serve.add_argument("--max-in-flight", type=setting("max_in_flight"), help="requests at once; more get 429 (256)")
+    serve.add_argument(
+        "--max-waiting-samples",
+        type=setting("max_waiting_samples"),
+        help="reward samples waiting for their groups at once; more get 429 (8192)",
+    )
     serve.add_argument("--max-batch", type=setting("max_batch"), help="requests per batch (default 256)")
     serve.add_argument("--max-candidates", type=setting("max_candidates"), help="candidates per request (default 64)")
     serve.add_argument(

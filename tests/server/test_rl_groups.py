@@ -208,3 +208,32 @@ def test_the_server_refuses_several_workers_without_a_group_owner() -> None:
     with pytest.raises(UsageError, match="ra-agents serve --workers"):
         check_whole_groups(ServerSettings(workers=2))
     check_whole_groups(ServerSettings(workers=1))
+
+
+async def test_waiting_reward_samples_hold_no_request_slot_and_have_their_own_bound() -> None:
+    """One request slot serves a whole group posted one sample per request; the waiting samples
+    are bounded by max_waiting_samples instead (429 naming it), never by max_in_flight."""
+    from ra_agents.remote.server.app import create_app
+    from ra_agents.settings import ServerSettings
+    from ra_agents.testing import ScriptedBackend, prefer
+
+    def app(max_waiting: int) -> Any:
+        settings = ServerSettings(max_in_flight=1, max_waiting_samples=max_waiting, group_size=4, group_wait_s=1.0)
+        return create_app(settings, judge=Judge(ScriptedBackend(default=prefer(lambda text: "short" in text))))
+
+    def body(prompt: str, response: str) -> dict[str, Any]:
+        return {"query": [prompt + response], "prompts": [prompt], "principle": PRINCIPLE}
+
+    transport = httpx.ASGITransport(app=app(max_waiting=8))
+    async with httpx.AsyncClient(transport=transport, base_url="http://judge") as http:
+        answers = await asyncio.gather(*(http.post("/v1/rewards/openrlhf", json=body("Q1 ", r)) for r in "abcd"))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+
+    transport = httpx.ASGITransport(app=app(max_waiting=3))
+    async with httpx.AsyncClient(transport=transport, base_url="http://judge") as http:
+        waiting = [asyncio.create_task(http.post("/v1/rewards/openrlhf", json=body("Q2 ", r))) for r in "abc"]
+        await asyncio.sleep(0.2)  # the three are waiting for their group's fourth sample
+        refused = await http.post("/v1/rewards/openrlhf", json=body("Q3 ", "d"))
+        late = await asyncio.gather(*waiting)
+    assert refused.status_code == 429 and refused.json()["error"]["limit"] == "max_waiting_samples", refused.text
+    assert [a.status_code for a in late] == [408] * 3  # their group never completed: an explicit failure

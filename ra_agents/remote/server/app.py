@@ -231,7 +231,7 @@ def create_app(
     """
     settings = settings or ServerSettings()
     metrics = _Metrics()
-    state: dict[str, Any] = {"judge": judge, "in_flight": 0}
+    state: dict[str, Any] = {"judge": judge, "in_flight": 0, "waiting": 0}
 
     def current_judge() -> Judge:
         j = state["judge"]
@@ -305,6 +305,26 @@ def create_app(
         finally:
             state["in_flight"] -= 1
             metrics.in_flight.dec()
+
+    @asynccontextmanager
+    async def waiting(n: int) -> AsyncIterator[None]:
+        """``n`` reward samples waiting for their groups: they hold no request slot, since a
+        sample's group completes only when its other samples get in."""
+        if state["waiting"] + n > settings.max_waiting_samples:
+            raise LimitError(
+                f"too many reward samples waiting for their groups (max_waiting_samples="
+                f"{settings.max_waiting_samples}); retry after a second, or raise --max-waiting-samples",
+                limit="max_waiting_samples",
+                value=settings.max_waiting_samples,
+                status=429,
+            )
+        state["waiting"] += n
+        metrics.group_depth.inc(n)
+        try:
+            yield
+        finally:
+            state["waiting"] -= n
+            metrics.group_depth.dec(n)
 
     # ---------------------------------------------------------------- helpers
 
@@ -551,15 +571,11 @@ def create_app(
                 )
             check_limits(principle, prompt, [response])
             samples.append((principle, prompt, response, body.group_ids[i] if body.group_ids is not None else None))
-        async with slot():  # samples join their groups only once every sample is valid
-            metrics.group_depth.inc(n)
-            try:
-                outcomes = await asyncio.gather(
-                    *(groups.reward(p, q, r, group=g, size=body.group_size) for p, q, r, g in samples),
-                    return_exceptions=True,
-                )
-            finally:
-                metrics.group_depth.dec(n)
+        async with waiting(n):  # samples join their groups only once every sample is valid
+            outcomes = await asyncio.gather(
+                *(groups.reward(p, q, r, group=g, size=body.group_size) for p, q, r, g in samples),
+                return_exceptions=True,
+            )
         rewards = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
