@@ -12,7 +12,7 @@ echo "setup took $(( $(date +%s) - started )) s" >&2
 # Quality gates (ruff, ruff format, mypy): any finding fails the run before the tests.
 bash scripts/lint.sh
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider -rfEs "$@"
+.venv/bin/python -m pytest -p no:cacheprovider -rfEs --durations=15 "$@"
 code=$?
 set -e
 echo "whole run took $(( $(date +%s) - started )) s" >&2

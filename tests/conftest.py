@@ -15,6 +15,7 @@ Real-path fixtures:
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 if TYPE_CHECKING:
     from tests.otlp_receiver import OTLPReceiver
+
+# A suite started in the background of a script (`cmd &`) inherits SIGINT ignored, and so would
+# every process it starts. The signal tests send SIGINT as a terminal's Ctrl-C does, so the
+# processes they start must receive it with its default meaning (a handled signal is reset to
+# its default in a child, an ignored one is not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
