@@ -1,4 +1,4 @@
-"""``ra-agents bench parser``: verdict parsing time against answer shape and size.
+"""``python -m benchmarks parser``: verdict parsing time against answer shape and size.
 
 A model stuck in a repetition loop up to a large ``max_tokens`` produces long degenerate
 answers; the parser must reject (or accept) them in time linear in their length. Each

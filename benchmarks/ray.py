@@ -8,7 +8,7 @@ The same ``rows`` verdict requests of ``candidates`` candidates each are judged
   ``batch_size`` rows per actor call),
 
 all against the instant upstream of the overhead benchmark
-(:class:`~ra_agents.bench.overhead.InstantUpstream`, a valid verdict at once) in a process
+(:class:`~benchmarks.overhead.InstantUpstream`, a valid verdict at once) in a process
 of its own. No model runs: the figures are what the judge and Ray cost per row. Every run
 must return every row, with its id, as a verdict; anything else fails the benchmark.
 

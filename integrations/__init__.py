@@ -1,1 +1,7 @@
-"""Adapters for host frameworks (LangChain/LangSmith, LangGraph, guardrails, TRL, HTTP)."""
+"""Adapters for host frameworks, one module (or package) each.
+
+LangChain (LCEL, a chat model over any backend), LangSmith, openevals, agent trajectories,
+LangGraph, guardrails, the LiteLLM proxy, TRL, OpenRLHF, verl and Ray.
+"""
+
+__all__: list[str] = []

@@ -21,6 +21,7 @@ from typing import Any
 
 from ra_agents import Backend, GenerationSettings, Message, MissingDependencyError
 from ra_agents.protocol import render_candidate
+from ra_agents.trajectory import content_text
 
 try:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -112,13 +113,10 @@ def _to_wire(message: BaseMessage) -> Message:
     if isinstance(message, ToolMessage):
         return {"role": "user", "content": f"Tool result ({message.name or 'tool'}): {message.content}"}
     role = {"human": "user", "ai": "assistant", "system": "system"}.get(message.type, "user")
-    return {"role": role, "content": render_candidate(message) if role == "assistant" else _text(message.content)}
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return {
+        "role": role,
+        "content": render_candidate(message) if role == "assistant" else content_text(message.content),
+    }
 
 
 def _tool_prompt(tools: list[dict[str, Any]]) -> str:

@@ -374,7 +374,7 @@ class SweepReport:
         """Save the tau matrix as a PNG heatmap (matplotlib's Agg canvas; no display needed).
 
         Raises:
-            MissingDependencyError: matplotlib is not installed (the ``bench`` extra).
+            MissingDependencyError: matplotlib is not installed (the ``eval`` extra).
         """
         _require_matplotlib()
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -527,7 +527,7 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise MissingDependencyError("matplotlib", "bench", "The sweep heatmap") from None
+        raise MissingDependencyError("matplotlib", "eval", "The sweep heatmap") from None
 
 
 def _cell(text: str) -> str:

@@ -357,7 +357,7 @@ class CalibrationReport:
     def save_plot(self, path: str | Path) -> Path | None:
         """A PNG: recall and false-pass rate by threshold, and each principle's agreement with its interval.
 
-        Returns ``None`` (and draws nothing) when matplotlib is missing (the ``bench`` extra).
+        Returns ``None`` (and draws nothing) when matplotlib is missing (the ``eval`` extra).
         """
         return plot(Path(path), lambda fig: _draw(self, fig), size=(11.0, 4.5))
 

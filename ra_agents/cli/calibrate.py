@@ -101,10 +101,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Calibrate from parsed flags; 0 when every case was judged, 1 when some failed."""
     from ..calibration import calibrate
+    from ..evals.report import progress
     from ..judging import Judging
     from ..panel import Panel
     from .flags import judge_from_flags, judge_keywords
-    from .sweep import _progress, _write, resolve_principles
+    from .sweep import _write, resolve_principles
 
     cases = _read_cases(args)
     principles = resolve_principles(args.principle_items) if args.principle_items else None
@@ -115,14 +116,8 @@ def run(args: argparse.Namespace) -> int:
         base = 0 if args.seed is None else args.seed
         judge = Panel.repeat(judge, [base + i for i in range(args.repeats)])
     total = len(cases) * (len(principles) if principles else 1)
-    bar = _progress(total)
     started = time.perf_counter()
-    try:
-
-        def advance(_case: str, _principle: str, _item: Any) -> None:
-            if bar is not None:
-                bar.update(1)
-
+    with progress(total, "calibrating") as advance:
         report = calibrate(
             judge,
             cases,
@@ -133,11 +128,8 @@ def run(args: argparse.Namespace) -> int:
             both_orders=not args.single_order,
             resamples=args.resamples,
             seed=args.bootstrap_seed,
-            on_result=advance,
+            on_result=lambda *_: advance(1),
         )
-    finally:
-        if bar is not None:
-            bar.close()
     markdown = report.to_markdown()
     if args.output:
         _write(args.output, report.to_json(indent=2) + "\n")

@@ -434,18 +434,14 @@ def _read_requests(path: str) -> tuple[list[Any], bool]:
 
 
 def _run_batch(judge: Judge, requests: list[Any], output: str | None) -> int:
-    from tqdm import tqdm
+    from ..evals.report import progress
 
     valid = [(i, r) for i, r in enumerate(requests) if not isinstance(r, RAError)]
     results: list[BatchItem] = [r if isinstance(r, RAError) else None for r in requests]  # type: ignore[misc]
     before = cache_stats(judge.cache)
     started = time.perf_counter()
-    with tqdm(total=len(valid), desc="judging", unit="req", file=sys.stderr, disable=None) as bar:
-
-        def advance(_index: int, _item: BatchItem) -> None:
-            bar.update(1)
-
-        done = judge.judge_batch([r for _, r in valid], on_result=advance)
+    with progress(len(valid), "judging") as advance:
+        done = judge.judge_batch([r for _, r in valid], on_result=lambda *_: advance(1))
     for (i, _), item in zip(valid, done, strict=False):
         results[i] = item
     _write_results(results, requests, output)

@@ -10,12 +10,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from .._errors import UsageError
 from .._types import JudgeResult
-from ..judge import BatchItem
+from ..evals.report import progress
 from ..principles import Principle, PrincipleLike
+from ..settings import comma_list
 from ..sweep import SweepCase, _require_matplotlib, sweep
 from .flags import add_hidden_alias, judge_from_flags, judge_keywords
 
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a principle to compare (repeat): a library id (ra-agents principles list), or NAME=TEXT inline",
     )
     # --principles ID,ID,... was the comma-list spelling: still read, hidden, for one release.
-    add_hidden_alias(p, "--principles", "principle_items", type=_comma_items, action="extend")
+    add_hidden_alias(p, "--principles", "principle_items", type=comma_list, action="extend")
     p.add_argument("-i", "--input", required=True, help="cases, one JSON object per line (.jsonl); - for stdin")
     p.add_argument("-o", "--output", help="write the JSON report here")
     p.add_argument("--markdown", help="write the markdown report here (default: print it to stdout)")
@@ -51,17 +51,8 @@ def run(args: argparse.Namespace) -> int:
     judge = judge_from_flags(args.model, args.api_base, **judge_keywords(args))
     total = len(cases) * len(principles)
     started = time.perf_counter()
-    bar = _progress(total)
-    try:
-
-        def advance(_case: str, _principle: str, _item: BatchItem) -> None:
-            if bar is not None:
-                bar.update(1)
-
-        report = sweep(judge, principles, cases, on_result=advance)
-    finally:
-        if bar is not None:
-            bar.close()
+    with progress(total, "sweeping") as advance:
+        report = sweep(judge, principles, cases, on_result=lambda *_: advance(1))
 
     markdown = report.to_markdown()
     if args.output:
@@ -158,21 +149,8 @@ def _library_principle(principle_id: str) -> Principle:
     return library.get(principle_id)
 
 
-def _comma_items(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def _one_item(text: str) -> list[str]:
     return [text]
-
-
-def _progress(total: int) -> Any:
-    """A tqdm bar on stderr, or ``None`` without tqdm."""
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is in the cli extra
-        return None
-    return tqdm(total=total, desc="sweeping", unit="judgement", file=sys.stderr, disable=None)
 
 
 def _write(path: str, text: str) -> None:

@@ -71,13 +71,13 @@ def machine_info() -> dict[str, Any]:
 
 @contextmanager
 def progress(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A tqdm bar on stderr (a no-op when tqdm is missing or disabled); yields ``advance(n)``."""
+    """A tqdm bar on a terminal's stderr (a no-op off a terminal, without tqdm, or disabled); yields ``advance(n)``."""
     bar = None
     if enabled:
         try:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+            bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True, disable=None)
         except ImportError:  # pragma: no cover - tqdm is in the eval extra
             bar = None
 

@@ -20,7 +20,7 @@ goes through :func:`spawn`:
   stop``, systemd and a closed terminal send) unwind the stack like Ctrl-C does, so the
   ``finally`` blocks that stop the children run.
 
-This file also runs as the keeper's script (``python -I -S _children.py PGID GRACE``), so it
+This file also runs as the keeper's script (``python -I -S processes.py PGID GRACE``), so it
 imports only the standard library.
 """
 

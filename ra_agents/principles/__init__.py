@@ -1,7 +1,7 @@
 """Principles: the value a judge follows (:mod:`.value`) and the shipped library of them (:mod:`.library`).
 
 A principle is text, or a :class:`Principle` of named, weighted criteria. The library holds
-60+ vetted principles by id (``ra-agents principles list``); ``get("accuracy-first")``
+60+ vetted principles by id (``ra-agents principles list``); ``get("accuracy-then-brevity")``
 returns one, ``combine`` builds a composite with a priority order.
 """
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._types import Completion, GenerationSettings, Message, Usage
+from ..protocol import RANKING_KEY
 
 __all__ = ["ScriptedBackend"]
 
@@ -83,7 +84,7 @@ def verdict_json(shown: dict[str, str], score: Callable[[str], int]) -> str:
     """A verdict scoring each shown text with ``score(text)``, ranked by score (ties by name order)."""
     scores = {name: score(text) for name, text in shown.items()}
     ranking = sorted(shown, key=lambda name: -scores[name])
-    return json.dumps({"scores": scores, "best-to-worst": ranking})
+    return json.dumps({"scores": scores, RANKING_KEY: ranking})
 
 
 def prefer(predicate: Callable[[str], bool], high: int = 5, low: int = 1) -> Callable[..., str]:

@@ -260,7 +260,7 @@ def test_heatmap_is_a_png(tmp_path: Path) -> None:
 def test_heatmap_without_matplotlib_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     report = sweep(scripted_judge(), {"short": SHORT}, CASES[:1])
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    with pytest.raises(MissingDependencyError, match=r"ra-agents\[bench\]"):
+    with pytest.raises(MissingDependencyError, match=r"ra-agents\[eval\]"):
         report.save_heatmap(tmp_path / "tau.png")
     assert not (tmp_path / "tau.png").exists()
 
@@ -401,7 +401,7 @@ def test_cli_png_without_matplotlib_fails_before_judging(tmp_path, capsys, fake_
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     cases = _cases_file(tmp_path)
     assert main(["sweep", "--principle", f"s={SHORT}", "-i", str(cases), "--png", str(tmp_path / "h.png")]) == 2
-    assert "pip install 'ra-agents[bench]'" in capsys.readouterr().err
+    assert "pip install 'ra-agents[eval]'" in capsys.readouterr().err
     assert fake_flags == []
 
 
