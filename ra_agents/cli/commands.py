@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._errors import RAError, UsageError
+from .._errors import RAError, UsageError, error_to_dict
 from .._types import JudgeResult
 from ..cache import cache_stats
 from ..judge import BatchItem, Judge
@@ -469,7 +469,8 @@ def _write_results(results: Sequence[BatchItem], requests: Sequence[Any], output
         if isinstance(item, JudgeResult):
             lines.append({"index": index, "id": rid, "ok": True, **item.to_dict()})
         else:
-            lines.append({"index": index, "id": rid, "ok": False, "error": type(item).__name__, "message": str(item)})
+            data = error_to_dict(item)  # the one error serialisation, fields included (a VerdictError's raw ...)
+            lines.append({"index": index, "id": rid, "ok": False, "error": data.pop("type"), **data})
     text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -55,3 +55,18 @@ def test_delegated_commands_answer_help(command, usage, capsys) -> None:
         main([command, "--help"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: {usage}")
+
+
+def test_a_batch_error_line_carries_the_errors_fields(tmp_path, capsys, monkeypatch) -> None:
+    """A request the model cannot answer usefully: its line names the error and keeps its fields (the raw text)."""
+    from ra_agents.testing import LoopbackOpenAI, chat_completion
+
+    monkeypatch.setenv("RA_AGENTS_JUDGE_MAX_RETRIES", "0")
+    request = tmp_path / "one.jsonl"
+    request.write_text(json.dumps({"principle": "p", "prompt": "q", "responses": {"a": "x", "b": "y"}}) + "\n")
+    with LoopbackOpenAI(lambda body: chat_completion("no verdict here")) as server:
+        flags = ["--model", "hosted_vllm/x", "--api-base", server.api_base]
+        assert main(["judge", "-i", str(request), *flags]) == 1
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["ok"] is False and line["error"] == "VerdictError"
+    assert line["raw"] == "no verdict here" and "type" not in line
