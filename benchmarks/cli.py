@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ra_agents import UsageError
-from ra_agents.evals.cli import (
+from ra_agents.cli.eval import (
     Outcome,
     add_judge_flags,
     add_output_flags,

@@ -608,14 +608,14 @@ def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | Non
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ..evals.cli import main as eval_main
+    from .eval import main as eval_main
 
     return eval_main([a for a in args.rest if a != "--"] or ["--help"])
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     """``ra-agents bench``: the name before ``eval``, hidden from ``--help``, kept for one release."""
-    from ..evals.cli import bench_alias
+    from .eval import bench_alias
 
     return bench_alias([a for a in args.rest if a != "--"])
 
@@ -633,7 +633,7 @@ _DELEGATED = {"eval": _cmd_eval, "principles": _cmd_principles, "bench": _cmd_be
 def _delegated_parser(name: str) -> argparse.ArgumentParser:
     """The own parser of a subcommand in :data:`_DELEGATED` (what its ``--help`` prints)."""
     if name == "eval":
-        from ..evals.cli import build_parser as eval_parser
+        from .eval import build_parser as eval_parser
 
         return eval_parser()
     from .principles import build_parser as principles_parser

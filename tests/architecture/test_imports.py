@@ -79,7 +79,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("ra_agents.trajectory", "ra_agents.judging"): "for types only: it ranks with the Judging it is given",
     ("ra_agents", "ra_agents.remote"): "Client and AsyncClient are public names, imported on first use",
     ("ra_agents.groups", "ra_agents.remote"): "an RL reward's judge may be a judge server (its client)",
-    ("ra_agents.evals", "ra_agents.cli"): "the eval commands share the judge flags",
     ("ra_agents.evals", "ra_agents.local"): "RM-Bench's data is cached beside the bundled model",
 }
 

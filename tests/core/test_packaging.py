@@ -75,7 +75,7 @@ def test_the_data_files_ship(wheel_names: set[str]) -> None:
         "ra_agents/evals/data/listwise_sample.jsonl",
     }
     assert data <= wheel_names, sorted(data - wheel_names)
-    assert {"ra_agents/evals/cli.py", "ra_agents/testing/__init__.py", "ra_agents/local/__init__.py"} <= wheel_names
+    assert {"ra_agents/cli/eval.py", "ra_agents/testing/__init__.py", "ra_agents/local/__init__.py"} <= wheel_names
 
 
 def test_no_developer_tooling_ships(wheel_names: set[str]) -> None:

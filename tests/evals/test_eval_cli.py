@@ -9,8 +9,8 @@ import pytest
 
 from ra_agents import Judge
 from ra_agents.cli import commands
+from ra_agents.cli import eval as eval_cli
 from ra_agents.cli.commands import main
-from ra_agents.evals import cli as eval_cli
 from ra_agents.testing import ScriptedBackend, prefer
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ra_agents.evals.cli import main
+from ra_agents.cli.eval import main
 
 pytestmark = pytest.mark.vllm
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ra_agents import Judge, UsageError
-from ra_agents.evals import cli as eval_cli
+from ra_agents.cli import eval as eval_cli
 from ra_agents.evals import rmbench
 from ra_agents.testing import ScriptedBackend, prefer
 

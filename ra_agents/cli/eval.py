@@ -70,7 +70,7 @@ def positive_ints(text: str) -> list[int]:
 
 
 def _cells(text: str) -> list[tuple[int, int]]:
-    from .rmbench import parse_cells
+    from ..evals.rmbench import parse_cells
 
     try:
         return parse_cells(text)
@@ -113,8 +113,8 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
 
 def judge_from_args(args: argparse.Namespace) -> Any:
     """The judge the flags of :func:`add_judge_flags` name."""
-    from ..cli.flags import judge_from_flags
     from ..settings import BackendSettings, resolve
+    from .flags import judge_from_flags
 
     timeout = args.timeout
     if timeout is None and resolve(BackendSettings)[1]["timeout"] == "default":
@@ -131,7 +131,7 @@ def judge_from_args(args: argparse.Namespace) -> Any:
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
     """``-o/--output DIR``, ``--no-progress`` and ``--no-plot``."""
-    from ..cli.flags import add_hidden_alias
+    from .flags import add_hidden_alias
 
     p.add_argument(
         "-o",
@@ -161,7 +161,7 @@ def add_subcommand(sub: Any, name: str, helptext: str, example: str) -> argparse
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ra-agents eval``."""
-    from .rmbench import DEFAULT_PRINCIPLE, DOMAINS
+    from ..evals.rmbench import DEFAULT_PRINCIPLE, DOMAINS
 
     parser = argparse.ArgumentParser(
         prog="ra-agents eval",
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _run(args: argparse.Namespace) -> Outcome:
     show = not args.no_progress
     if args.command == "rm-bench":
-        from . import rmbench
+        from ..evals import rmbench
 
         data = rmbench.resolve_data_dir(args.data)  # before the judge: a missing data set fails fast
         results = await rmbench.run_rm_bench(
@@ -257,13 +257,13 @@ async def _run(args: argparse.Namespace) -> Outcome:
         )
         return "rm-bench", results, rmbench.render_markdown(results), rmbench.plot_rm_bench
     if args.command == "forged":
-        from . import forged
+        from ..evals import forged
 
         results = await forged.run_forged(
             judge_from_args(args), forged.load_cases(args.data), permutations=args.permutations, show_progress=show
         )
         return "forged", results, forged.render_markdown(results), forged.plot_forged
-    from . import listwise
+    from ..evals import listwise
 
     results = await listwise.run_listwise(
         judge_from_args(args),
@@ -286,7 +286,7 @@ def run_and_report(
     Returns:
         The exit status: 0, or 2 after printing a usage or backend error as ``PROG COMMAND: message``.
     """
-    from .report import machine_info, write_outputs
+    from ..evals.report import machine_info, write_outputs
 
     try:
         name, results, markdown, plotter = asyncio.run(run(args))
