@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     "ra_agents.principles": VALUES,
     "ra_agents.settings": VALUES,
     "ra_agents.trajectory": VALUES,  # renders transcripts; ranks with a judge it is given
+    "ra_agents.data": VALUES,  # shipped data files
     "ra_agents.protocol": JUDGE,
     "ra_agents.judging": JUDGE,
     "ra_agents.judge": JUDGE,
