@@ -1,4 +1,4 @@
-"""One settings layer for the judge, its backend and the server.
+"""One settings layer for the judge, its backend, the server and RL rewards.
 
 Every setting resolves the same way: an explicit argument (a constructor keyword, a
 command-line flag) wins, then the environment, then the config file, then the default::
@@ -11,7 +11,13 @@ group                      environment             config file table
 :class:`JudgeSettings`     ``RA_AGENTS_JUDGE_*``   ``[judge]``
 :class:`BackendSettings`   ``RA_AGENTS_*``         ``[backend]``
 :class:`ServerSettings`    ``RA_AGENTS_SERVER_*``  ``[server]``
+:class:`RewardSettings`    ``RA_AGENTS_REWARD_*``  ``[reward]``
 =========================  ======================  ==========================
+
+Three variables are read from the environment only, since they say where files live rather
+than how to judge: ``RA_AGENTS_CACHE`` (the bundled model's export and vLLM's environment),
+``RA_AGENTS_VLLM_VENV`` (a vLLM environment of your own) and ``RA_AGENTS_RMBENCH_DATA``
+(RM-Bench's data folder).
 
 The config file is TOML: the path in ``RA_AGENTS_CONFIG``, else ``ra-agents.toml`` in the
 working folder when there is one::
@@ -651,7 +657,7 @@ def explain(
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The settings in effect that are set (not defaults), by table: ``backend``, ``judge``, ``server``.
+    """The settings in effect that are set (not defaults), by table: ``backend``, ``judge``, ``server``, ``reward``.
 
     Args:
         path: the TOML file (default ``RA_AGENTS_CONFIG``, else ``./ra-agents.toml`` when present).
@@ -665,7 +671,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         UsageError: ``path`` does not exist, or a value is invalid.
     """
     config: dict[str, Any] = {}
-    for cls in (BackendSettings, JudgeSettings, ServerSettings):
+    for cls in (BackendSettings, JudgeSettings, ServerSettings, RewardSettings):
         settings, origin = resolve(cls, config_path=path)
         config[cls.table] = {k: v for k, v in settings.model_dump().items() if origin[k] != "default"}
     bases = config["backend"].get("api_base")
