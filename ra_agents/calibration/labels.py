@@ -28,13 +28,13 @@ listwise call.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, get_args
 
 from .._errors import MissingDependencyError, UsageError
+from .._jsonl import jsonl_rows, read_input
 from ..principles import Principle, PrincipleLike
 
 __all__ = [
@@ -224,23 +224,10 @@ def read_labels(path: str | Path) -> list[LabelledCase]:
     Raises:
         UsageError: a missing or empty file, or a bad line (named by its number).
     """
-    if str(path) == "-":
-        text, name = sys.stdin.read(), "stdin"
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise UsageError(f"labels file {path} does not exist")
-        text, name = file.read_text(encoding="utf-8"), file.name
-    rows: list[Any] = []
-    numbers: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{name} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}") from None
-        numbers.append(lineno)
+    text, name = read_input(path, "labels file")
+    entries = jsonl_rows(text, name)
+    rows = [value for _, value in entries]
+    numbers = [lineno for lineno, _ in entries]
     return cases_from_dicts(rows, source=name, lines=numbers)
 
 

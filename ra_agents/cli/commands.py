@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import __version__
 from .._errors import RAError, UsageError, error_to_dict
+from .._jsonl import jsonl_rows, read_input
 from .._types import JudgeResult
 from ..cache import cache_stats
 from ..judge import BatchItem, Judge
@@ -405,13 +406,7 @@ def _request_from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 def _read_requests(path: str) -> tuple[list[Any], bool]:
     """Requests from a file; a JSONL line that is not JSON becomes an error in place."""
-    if path == "-":
-        text, name = sys.stdin.read(), "stdin"
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise UsageError(f"input file {path} does not exist")
-        text, name = file.read_text(encoding="utf-8"), file.name
+    text, name = read_input(path, "input file")
     if name.endswith(".json"):
         try:
             data = json.loads(text)
@@ -420,14 +415,7 @@ def _read_requests(path: str) -> tuple[list[Any], bool]:
         if isinstance(data, list):
             return data, False
         return [data], True
-    requests: list[Any] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            requests.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            requests.append(UsageError(f"{name} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"))
+    requests = [value for _, value in jsonl_rows(text, name, keep_errors=True)]
     if not requests:
         raise UsageError(f"{name} holds no requests; write one JSON object per line")
     return requests, False

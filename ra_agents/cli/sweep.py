@@ -6,12 +6,12 @@ Kept out of ``cli.py`` so that the command line's main module stays a dispatcher
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from .._errors import UsageError
+from .._jsonl import jsonl_rows, read_input
 from .._types import JudgeResult
 from ..evals.report import progress
 from ..principles import Principle, PrincipleLike
@@ -111,22 +111,10 @@ def read_cases(path: str) -> list[SweepCase]:
     Raises:
         UsageError: a missing file, an empty one, or a bad line (named by its number).
     """
-    if path == "-":
-        text, name = sys.stdin.read(), "stdin"
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise UsageError(f"cases file {path} does not exist")
-        text, name = file.read_text(encoding="utf-8"), file.name
+    text, name = read_input(path, "cases file")
     cases: list[SweepCase] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{name} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    for lineno, data in jsonl_rows(text, name):
         try:
             case = SweepCase.from_dict(data, default_id=str(lineno))
         except UsageError as exc:

@@ -14,13 +14,13 @@ listwise call, in both orders (``permutations=2``), on the configured judge. Row
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
+from .._jsonl import jsonl_rows
 from ..judging import Judging
 from .report import md_table, progress
 
@@ -35,13 +35,7 @@ def load_cases(path: Path | None = None) -> list[dict[str, Any]]:
         else resources.files("ra_agents.data").joinpath("steering_cases.jsonl").read_text(encoding="utf-8")
     )
     cases = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"steering cases line {number} is not JSON: {exc}") from None
+    for number, case in jsonl_rows(text, "steering cases"):
         missing = {"id", "kind", "principle", "prompt", "honest", "forged"} - set(case)
         if missing:
             raise UsageError(f"steering cases line {number} lacks {sorted(missing)}")

@@ -20,7 +20,6 @@ Kendall's tau-b, NDCG and pairwise accuracy; the passes give the position-bias f
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from importlib import resources
@@ -30,6 +29,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 
 from .._errors import UsageError
+from .._jsonl import jsonl_rows
 from .._types import JudgeRequest, JudgeResult
 from ..judge import Judge
 from ..sweep import kendall_tau_b
@@ -110,13 +110,7 @@ def load_cases(path: Path | None = None) -> list[ListwiseCase]:
             raise UsageError(f"cannot read the listwise cases file {path}: {exc.strerror or exc}") from exc
         where = str(path)
     cases = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"{where}:{lineno}: not a JSON object ({exc})") from exc
+    for lineno, raw in jsonl_rows(text, where):
         if not isinstance(raw, dict):
             raise UsageError(f"{where}:{lineno}: expected a JSON object, got {type(raw).__name__}")
         try:

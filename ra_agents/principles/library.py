@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import os
 import re
 import tomllib
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
+from .._jsonl import jsonl_rows
 from .value import DEFAULT_INTRO, Criterion, Principle, _percent
 
 __all__ = ["Library", "load", "default_library", "get", "search", "combine", "COMPOSITE"]
@@ -359,17 +359,7 @@ def _id_line(text: str, pid: object) -> int | None:
 
 
 def _jsonl_entries(text: str, source: str) -> list[Entry]:
-    entries: list[Entry] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{source} line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}; "
-                "write one principle object per line"
-            ) from None
+    entries: list[Entry] = list(jsonl_rows(text, source, hint="; write one principle object per line"))
     if not entries:
         raise UsageError(f"{source} holds no principles; write one JSON object per line")
     return entries

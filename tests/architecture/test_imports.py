@@ -42,6 +42,7 @@ LAYER_NAMES = {
 # Longest prefix wins.
 LAYERS: dict[str, int] = {
     "ra_agents._errors": VALUES,
+    "ra_agents._jsonl": VALUES,
     "ra_agents._types": VALUES,
     "ra_agents._aggregate": VALUES,
     "ra_agents.sync": VALUES,

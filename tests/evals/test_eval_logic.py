@@ -202,7 +202,7 @@ GOOD = {"principle": "p", "prompt": "q", "responses": {"a": "x", "b": "y"}, "ref
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", r":2: not a JSON object"),
+        ("{not json", r"line 2 is not valid JSON: .* at column 2"),
         ("[1, 2]", r":2: expected a JSON object, got list"),
         ({**GOOD, "principle": "  "}, r":2: principle: principle is blank"),
         ({k: v for k, v in GOOD.items() if k != "prompt"}, r":2: prompt: Field required"),
