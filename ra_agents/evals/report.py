@@ -93,21 +93,21 @@ def progress(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[
 
 
 def plot(path: Path, draw: Callable[[Any], None], *, size: tuple[float, float] = (8.0, 4.5)) -> Path | None:
-    """Draw a figure with ``draw(fig)`` and save it as PNG (Agg backend); ``None`` without matplotlib."""
-    try:
-        import matplotlib
+    """Draw a figure with ``draw(fig)`` and save it as PNG; ``None`` without matplotlib.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    The figure has its own Agg canvas: no pyplot state and no change of the process's backend
+    (a notebook that saves a plot keeps its own).
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - matplotlib is in the eval extra
         print("matplotlib is not installed; skipping plots (pip install 'ra-agents[eval]')", file=sys.stderr)
         return None
-    fig = plt.figure(figsize=size)
-    try:
-        draw(fig)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    draw(fig)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     return path

@@ -66,3 +66,13 @@ def test_percentile():
     assert percentile([3, 1, 2], 50) == 2
     assert percentile([0, 10], 90) == pytest.approx(9)
     assert math.isnan(percentile([], 50))
+
+
+def test_a_saved_plot_leaves_the_processs_matplotlib_backend_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    from ra_agents.evals.report import plot
+
+    before = matplotlib.get_backend()
+    path = plot(tmp_path / "p.png", lambda fig: fig.add_subplot().plot([1, 2], [2, 1]))
+    assert path is not None and path.stat().st_size > 1000
+    assert matplotlib.get_backend() == before
