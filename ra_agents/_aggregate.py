@@ -7,13 +7,23 @@ from itertools import combinations
 
 from ._types import PassVerdict
 
-__all__ = ["aggregate", "normalize"]
+__all__ = ["aggregate", "borda_points", "normalize"]
 
 
 def normalize(score: float, scale: tuple[int, int]) -> float:
     """Map a score on ``scale`` to [0, 1]."""
     low, high = scale
     return (score - low) / (high - low) if high > low else 1.0
+
+
+def borda_points(rankings: Sequence[Sequence[str]], names: Sequence[str]) -> dict[str, int]:
+    """THE Borda count: each best-to-worst ranking gives a candidate ``n - 1 - position`` points."""
+    n = len(names)
+    points = dict.fromkeys(names, 0)
+    for ranking in rankings:
+        for pos, name in enumerate(ranking):
+            points[name] += n - 1 - pos
+    return points
 
 
 def aggregate(
@@ -35,10 +45,7 @@ def aggregate(
     k = len(passes)
     n = len(names)
     scores = {name: sum(p.scores[name] for p in passes) / k for name in names}
-    borda = dict.fromkeys(names, 0)
-    for p in passes:
-        for pos, name in enumerate(p.ranking):
-            borda[name] += n - 1 - pos
+    borda = borda_points([p.ranking for p in passes], names)
     position = {name: i for i, name in enumerate(names)}
     ranking = tuple(sorted(names, key=lambda m: (-borda[m], -scores[m], position[m])))
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from itertools import combinations, permutations
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._aggregate import normalize
+from ._aggregate import borda_points, normalize
 from ._errors import RAError, UsageError, error_to_dict
 from ._types import JudgeRequest, JudgeResult, Usage, verdict_to_dict
 from .calibration.stats import krippendorff_alpha
@@ -269,7 +269,7 @@ class Panel(JudgingBase[PanelResult]):
         )
         expected = {c: low + unit[c] * (high - low) for c in names} if any(r.expected_scores for r in results) else None
         rankings = [r.ranking for r in results]
-        points = _borda_points(rankings, names)
+        points = borda_points(rankings, names)
         position = {c: i for i, c in enumerate(names)}
         tie_break = sorted(names, key=lambda c: (-points[c], -unit[c], position[c]))
         if self.ranking == "borda":
@@ -340,18 +340,9 @@ def _for_member(items: list[Any], member: _Member) -> list[Any]:
 # ---------------------------------------------------------------- rankings
 
 
-def _borda_points(rankings: Sequence[Sequence[str]], names: Sequence[str]) -> dict[str, int]:
-    n = len(names)
-    points = dict.fromkeys(names, 0)
-    for ranking in rankings:
-        for pos, name in enumerate(ranking):
-            points[name] += n - 1 - pos
-    return points
-
-
 def borda_ranking(rankings: Sequence[Sequence[str]], names: Sequence[str]) -> tuple[str, ...]:
     """The Borda order of ``rankings`` (each gives ``n - 1 - position`` points); ties keep ``names`` order."""
-    points = _borda_points(rankings, names)
+    points = borda_points(rankings, names)
     position = {c: i for i, c in enumerate(names)}
     return tuple(sorted(names, key=lambda c: (-points[c], position[c])))
 
