@@ -19,12 +19,12 @@ from ra_agents.integrations.langgraph import (
     BestOfNState,
     GuardPolicy,
     PlanState,
+    best_of_n_agents,
     make_guard_node,
     make_plan_rank_node,
     make_policy_node,
     make_rank_node,
 )
-from ra_agents.integrations.langgraph_agents import best_of_n_agents
 from tests.contract.drivers import BAD, CONVERSATION, GOOD, PRINCIPLE, Driver
 
 

@@ -37,7 +37,7 @@ from ra_agents import (
     UsageError,
     VerdictError,
 )
-from ra_agents.integrations.langgraph_agents import AgentRunsState, best_of_n_agents
+from ra_agents.integrations.langgraph import AgentRunsState, best_of_n_agents
 from ra_agents.integrations.trajectory import (
     arank_trajectories,
     create_async_trajectory_principle_evaluator,
