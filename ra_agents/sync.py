@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ._errors import UsageError
 
-__all__ = ["run_sync", "sync_loop"]
+__all__ = ["close_at_exit", "run_sync", "sync_loop"]
 
 T = TypeVar("T")
 
@@ -30,6 +32,34 @@ def _portal_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="ra-agents-sync", daemon=True).start()
             _portal = loop
         return _portal
+
+
+_closers: list[Callable[[], Awaitable[Any]]] = []
+
+
+def close_at_exit(aclose: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``aclose()`` on the sync portal's loop when the interpreter exits.
+
+    For a loop-bound client (an HTTP session) made on the portal: the portal never stops, so
+    without this the client is never closed, and its library warns at exit ("Unclosed client
+    session"), which reads as a failure.
+    """
+    with _portal_lock:
+        if not _closers:
+            atexit.register(_close_all)
+        _closers.append(aclose)
+
+
+def _close_all() -> None:
+    loop = _portal
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def close() -> None:
+        await asyncio.gather(*(aclose() for aclose in _closers), return_exceptions=True)
+
+    with contextlib.suppress(Exception):  # exiting: nothing to report to
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=5)
 
 
 def sync_loop() -> asyncio.AbstractEventLoop | None:

@@ -29,6 +29,7 @@ from opentelemetry.propagate import inject
 from .._errors import BackendError, BackendTimeout, BackendUnavailable, MissingDependencyError
 from .._types import Completion, GenerationSettings, Message, TokenLogprob, Usage
 from ..settings import check_api_base
+from ..sync import close_at_exit, sync_loop
 from ._openai_wire import CONTEXT_HINTS, context_length_error, first_line, sampling_fields, with_retries
 
 __all__ = ["OpenAIHTTPBackend"]
@@ -131,6 +132,8 @@ class OpenAIHTTPBackend:
             connector = aiohttp.TCPConnector(limit=self.max_connections)
             client = aiohttp.ClientSession(connector=connector, headers=headers)
             self._clients[loop] = client
+            if loop is sync_loop():  # the portal never stops: close the pool when the process exits
+                close_at_exit(client.close)
         self._last = (loop, client)
         return client
 

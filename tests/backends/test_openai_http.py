@@ -102,3 +102,20 @@ async def test_real_vllm_server_structured_verdict_with_logprobs(vllm_server) ->
     assert result.model == vllm_server.served_name
     assert result.expected_scores is not None
     assert result.usage.prompt_tokens > 50
+
+
+def test_a_sync_script_exits_without_unclosed_session_warnings() -> None:
+    """The sync portal never stops, so its connection pool is closed at exit: no 'Unclosed client session'."""
+    import subprocess
+    import sys
+
+    script = (
+        "from ra_agents import Judge\n"
+        "from ra_agents.backends.openai_http import OpenAIHTTPBackend\n"
+        "from ra_agents.testing import LoopbackOpenAI, verdict_reply\n"
+        "with LoopbackOpenAI(verdict_reply(lambda t: 5 if 'b' in t else 1)) as s:\n"
+        "    print(Judge(OpenAIHTTPBackend('x', api_base=s.api_base)).judge('p', 'q', {'a': 'a', 'b': 'b'}).best)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "b", done.stderr
+    assert "Unclosed" not in done.stderr, done.stderr
