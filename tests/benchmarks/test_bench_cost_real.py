@@ -6,45 +6,22 @@ the bundled model judges well.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from benchmarks.cli import main
+from tests.harness_outputs import outputs, run_on_served_model
 
 pytestmark = pytest.mark.vllm
 
 
 def _run(vllm_server, tmp_path, capsys, *args: str) -> str:
-    code = main(
-        [
-            *args,
-            "--model",
-            vllm_server.litellm_model,
-            "--api-base",
-            vllm_server.api_base,
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-        ]
-    )
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    return out.out
-
-
-def _outputs(tmp_path, name: str) -> dict:
-    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / f"{name}.md").read_text().startswith("## ")
-    data = json.loads((tmp_path / f"{name}.json").read_text())
-    assert data["machine"]["cpus"] >= 1 and data["argv"][0] == name
-    return data
+    return run_on_served_model(main, vllm_server, tmp_path, capsys, *args)
 
 
 def test_cost_slice(vllm_server, tmp_path, capsys):
     out = _run(vllm_server, tmp_path, capsys, "cost", "--sizes", "2")
     assert "| N | strategy | requests | calls |" in out
-    rows = _outputs(tmp_path, "cost")["rows"]
+    rows = outputs(tmp_path, "cost")["rows"]
     assert [(r["n"], r["strategy"], r["requests"]) for r in rows] == [
         (2, "listwise", 1),
         (2, "pointwise", 2),

@@ -6,12 +6,12 @@ the bundled model judges well.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from ra_agents.cli.eval import main
+from tests.harness_outputs import outputs, run_on_served_model
 
 pytestmark = pytest.mark.vllm
 
@@ -19,29 +19,7 @@ RM_BENCH_FIXTURE = Path(__file__).parent / "data" / "rm-bench"
 
 
 def _run(vllm_server, tmp_path, capsys, *args: str) -> str:
-    code = main(
-        [
-            *args,
-            "--model",
-            vllm_server.litellm_model,
-            "--api-base",
-            vllm_server.api_base,
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-        ]
-    )
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    return out.out
-
-
-def _outputs(tmp_path, name: str) -> dict:
-    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / f"{name}.md").read_text().startswith("## ")
-    data = json.loads((tmp_path / f"{name}.json").read_text())
-    assert data["machine"]["cpus"] >= 1 and data["argv"][0] == name
-    return data
+    return run_on_served_model(main, vllm_server, tmp_path, capsys, *args)
 
 
 def _rate(value) -> bool:
@@ -66,7 +44,7 @@ def test_rm_bench_slice(vllm_server, tmp_path, capsys):
         "2",
     )
     assert "| domain | items | pairs | hard | normal | easy | overall |" in out and "| chat | 1 | 2 |" in out
-    chat = _outputs(tmp_path, "rm-bench")["summary"]["domains"]["chat"]
+    chat = outputs(tmp_path, "rm-bench")["summary"]["domains"]["chat"]
     assert chat["judged"] + chat["parse_failures"] + chat["backend_errors"] == 2
     assert chat["backend_errors"] == 0
     assert chat["pass_verdicts"] == 2 * chat["judged"] and chat["multi_pass_cases"] == chat["judged"]
@@ -83,7 +61,7 @@ def test_rm_bench_slice(vllm_server, tmp_path, capsys):
 def test_listwise_slice(vllm_server, tmp_path, capsys):
     out = _run(vllm_server, tmp_path, capsys, "listwise", "--limit", "1", "--permutations", "2")
     assert "| case | N | Kendall tau | NDCG | pairwise acc. |" in out and "### Position bias" in out
-    data = _outputs(tmp_path, "listwise")
+    data = outputs(tmp_path, "listwise")
     assert data["cases"] == 1 and data["failures"] == 0
     row = data["rows"][0]
     assert row["id"] == "arith" and sorted(row["ranking"]) == ["right-long", "right-short", "wrong"]

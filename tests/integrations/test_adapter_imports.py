@@ -22,3 +22,10 @@ def test_one_judge_run_name() -> None:
     from ra_agents.integrations import langgraph, lcel
 
     assert langgraph.JUDGE_RUN_NAME is lcel.JUDGE_RUN_NAME is JUDGE_RUN_NAME
+
+
+def test_the_langgraph_package_exports_every_public_name_of_its_modules() -> None:
+    from ra_agents.integrations import langgraph
+    from ra_agents.integrations.langgraph import agents, nodes
+
+    assert set(langgraph.__all__) == set(nodes.__all__) | set(agents.__all__)
