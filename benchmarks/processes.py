@@ -1,15 +1,14 @@
 """Child processes of the benchmarks: ``ra-agents serve``, the instant upstream, the reference server.
 
 Every server runs as a subprocess on a free loopback port with its output in a log file; it is
-polled until ready and stopped with SIGTERM, then killed. :func:`start_serve` is the one way
-the benchmarks start ``ra-agents serve`` and wait for it.
+polled until ready and stopped with its whole process group (the core's ``spawn``).
+:func:`start_serve` is the one way the benchmarks start ``ra-agents serve`` and wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ra_agents import MissingDependencyError, RAError
+from ra_agents.local.processes import spawn
 from ra_agents.local.vllm_server import free_port
 
 __all__ = [
@@ -74,21 +74,28 @@ def child_env() -> dict[str, str]:
 
 
 class Child:
-    """A subprocess with its output in a log file; stopped with SIGTERM, then killed."""
+    """A server process with its output in a log file.
+
+    Started through the core's :func:`ra_agents.local.processes.spawn`, so it and every
+    process it starts (``serve --workers N`` workers, the group owner) stop with it: SIGTERM
+    to the whole group, then SIGKILL, and the same when the benchmark itself dies.
+    """
 
     def __init__(self, name: str, argv: Sequence[str], *, log: Path, cwd: Path, stdio: bool = False) -> None:
         self.name = name
         self.log = log
         self._log_file: IO[bytes] = log.open("wb")
         pipe = subprocess.PIPE if stdio else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            list(argv),
+        self._child = spawn(
+            argv,
+            grace=_STOP_TIMEOUT_S,
             cwd=cwd,
             env=child_env(),
             stdin=pipe,
             stdout=subprocess.PIPE if stdio else self._log_file,
             stderr=self._log_file,
         )
+        self.process = self._child.process
 
     def log_tail(self) -> str:
         """The end of the child's log."""
@@ -117,16 +124,10 @@ class Child:
         raise self.failure(f"was not ready within {within_s:.0f} s")
 
     def stop(self) -> None:
-        """SIGTERM, then kill after a grace period; closes the pipes and the log."""
+        """Stop the process group (SIGTERM, a grace period, SIGKILL); close the pipes and the log."""
         if self.process.stdin is not None:
             self.process.stdin.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._child.stop()
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._log_file.close()

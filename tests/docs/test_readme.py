@@ -22,7 +22,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
+from ra_agents.local.vllm_server import free_port
 from ra_agents.testing import LoopbackOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,12 +105,6 @@ def _commands(block: Block) -> list[str]:
 BASH = [(block, command) for block in BLOCKS if block.lang == "bash" for command in _commands(block)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _placeholders(api_base: str, judge_url: str | None = None) -> dict[str, str]:
     """The README's placeholder hosts, and the local stand-ins the test puts in their place."""
     table = {"http://gpu-box:8000/v1": api_base, "--host 0.0.0.0": "--host 127.0.0.1"}
@@ -145,7 +139,7 @@ def _workdir(path: Path) -> Path:
 @contextlib.contextmanager
 def _serving(command: str, env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
     """Run a ``ra-agents serve`` command on a free port until its ``/health`` answers; yield its URL."""
-    port = _free_port()
+    port = free_port()
     command = re.sub(r"--port \d+", f"--port {port}", command)
     if "--port" not in command:
         command += f" --port {port}"

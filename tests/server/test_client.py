@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ from ra_agents import (
     VerdictError,
     verdict_to_dict,
 )
+from ra_agents.local.vllm_server import free_port
 from ra_agents.remote.server.settings import ServerSettings
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
@@ -72,17 +72,11 @@ def _prefer_good(body: dict[str, Any]) -> Reply:
     return chat_completion(json.dumps({"scores": scores, "best-to-worst": ranking}))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Server:
     """``ra-agents serve`` as a subprocess."""
 
     def __init__(self, api_base: str, log: Path, *flags: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("RA_AGENTS_")}
@@ -470,7 +464,7 @@ async def test_async_rewards_take_the_principle_from_labels(url: str) -> None:
 def test_health_and_ready(client: Client) -> None:
     assert client.health() is True
     assert client.ready() is True
-    with Client(f"http://127.0.0.1:{_free_port()}", timeout=1) as gone:
+    with Client(f"http://127.0.0.1:{free_port()}", timeout=1) as gone:
         assert gone.health() is False and gone.ready() is False
 
 
@@ -492,7 +486,7 @@ def test_keys(servers: dict[str, str]) -> None:
 
 def test_a_closed_port_is_unavailable_after_the_retries() -> None:
     started = time.monotonic()
-    with Client(f"http://127.0.0.1:{_free_port()}", retries=1, timeout=2) as c, pytest.raises(BackendUnavailable) as e:
+    with Client(f"http://127.0.0.1:{free_port()}", retries=1, timeout=2) as c, pytest.raises(BackendUnavailable) as e:
         c.judge(PRINCIPLE, PROMPT, ["a", "b"])
     assert "2 attempts" in str(e.value)
     assert time.monotonic() - started < 5

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,12 @@ import httpx
 import pytest
 
 from ra_agents import Judge, verdict_from_dict, verdict_to_dict
+from ra_agents.local.vllm_server import free_port
 from ra_agents.remote.server.settings import SETTINGS_ENV, ServerSettings
 from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _respond(body: dict[str, Any]) -> Reply:
@@ -58,7 +52,7 @@ class Upstream:
     """The loopback upstream on a fixed port, which tests can stop and start again."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.calls = 0
         self._lock = threading.Lock()
         self._server: LoopbackOpenAI | None = None
@@ -82,7 +76,7 @@ class Upstream:
 
 
 def _start(*flags: str, upstream: Upstream | None = None, model: str | None = None, api_base: str | None = None):
-    port = _free_port()
+    port = free_port()
     backend = ["--model", model or "hosted_vllm/x", "--api-base", api_base or (upstream.api_base if upstream else "")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "RA_AGENTS_TIMEOUT": "20"}
     proc = subprocess.Popen(
@@ -537,7 +531,7 @@ def test_readiness_asks_every_replica(upstream: Upstream) -> None:
     from ra_agents.backends.litellm import LiteLLMBackend
     from ra_agents.remote.server.app import _backend_problem
 
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     both = Judge(LiteLLMBackend.replicas("hosted_vllm/x", [upstream.api_base, dead]))
     assert both.backend.endpoints == [(upstream.api_base, None), (dead, None)]  # type: ignore[attr-defined]
     reason = asyncio.run(_backend_problem(both))
