@@ -4,31 +4,26 @@
 (``_cmd_vllm`` -> ``VLLMServer`` -> ``ra_agents.local.processes.spawn``). vLLM's interpreter is a
 stand-in that behaves like vLLM's API server where it matters: it answers ``GET /v1/models``
 on the port, starts an "engine core" that starts a "worker", and on SIGTERM dies at once
-without stopping them (the worst case: only stopping the whole group helps). One test,
-marked ``vllm``, does the same with the real vLLM server.
-
-A process counts as gone when it is absent or a zombie (an exited process that init has not
-reaped yet holds no port and no CPU).
+without stopping them (the worst case: only stopping the whole group helps). The real vLLM
+server gets the same SIGTERM check in ``tests/backends/test_litellm_vllm.py``: its second
+replica is started by ``ra-agents vllm serve`` and stopped that way in the middle of a batch.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ra_agents.local.processes import run, signals_exit, spawn
 from ra_agents.local.vllm_server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.process_probe import ROOT, ServeCLI, cmdline, eventually, group, listening, processes, stat
 
 STAND_IN = """\
 import http.server, os, subprocess, sys, time
@@ -55,44 +50,6 @@ http.server.HTTPServer(("127.0.0.1", port), Models).serve_forever()
 """
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, parent pid, process group) of a live process, None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1]), int(fields[2])
-
-
-def _processes() -> dict[int, tuple[str, int, int]]:
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None and stat[0] != "Z":
-            found[int(entry)] = stat
-    return found
-
-
-def _group(pgid: int) -> list[int]:
-    """The processes of group ``pgid`` that are not zombies."""
-    return [pid for pid, (_state, _ppid, group) in _processes().items() if group == pgid]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _eventually(check: Callable[[], bool], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def _stand_in_venv(tmp_path: Path) -> Path:
     """A folder that ``ensure_vllm_env`` takes for a ready vLLM environment, its python the stand-in."""
     venv = tmp_path / "venv"
@@ -102,44 +59,6 @@ def _stand_in_venv(tmp_path: Path) -> Path:
     python.chmod(0o755)
     (venv / ".ra-agents-ready").write_text("stand-in\n")
     return venv
-
-
-class ServeCLI:
-    """``ra-agents vllm serve`` in a process of its own, and the group of the server it started."""
-
-    def __init__(self, port: int, env: dict[str, str], extra: list[str], log: Path) -> None:
-        self.port = port
-        self.log = log
-        command = [sys.executable, "-m", "ra_agents.cli", "vllm", "serve", "--port", str(port), *extra]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float) -> int:
-        """Wait for the ready line; return the server's process group (its pid: a session of its own)."""
-        deadline = time.monotonic() + timeout
-        while "ready:" not in self.log.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"ra-agents vllm serve did not get ready:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        (leader,) = (
-            pid
-            for pid, (_state, ppid, group) in _processes().items()
-            if ppid == self.process.pid and group == pid and b"vllm.entrypoints" in _cmdline(pid)
-        )
-        assert _listening(self.port)
-        assert len(_group(leader)) >= 2, "the server runs more than one process (engine, workers)"
-        return leader
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return b""
 
 
 @pytest.fixture
@@ -171,8 +90,8 @@ def test_a_signal_to_vllm_serve_stops_the_whole_server(stand_in_cli, sig: int, c
     cli.process.send_signal(sig)
     assert cli.process.wait(timeout=10) == code
     # the command line stopped the group itself before it exited
-    assert _group(pgid) == []
-    assert not _listening(cli.port)
+    assert group(pgid) == []
+    assert not listening(cli.port)
     assert "stopping the vLLM server" in cli.log.read_text()
 
 
@@ -181,8 +100,8 @@ def test_vllm_serve_killed_by_sigkill_takes_the_server_with_it(stand_in_cli) -> 
     pgid = cli.wait_ready(timeout=60)
     cli.process.kill()
     cli.process.wait(timeout=10)
-    assert _eventually(lambda: _group(pgid) == [], within=5), _group(pgid)
-    assert not _listening(cli.port)
+    assert eventually(lambda: group(pgid) == [], within=5), group(pgid)
+    assert not listening(cli.port)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -195,17 +114,17 @@ def test_serve_workers_end_with_the_serve_command(tmp_path: Path, sig: int) -> N
     serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     workers: list[int] = []
     try:
-        started = _eventually(lambda: log.read_text().count("Application startup complete") == 2, within=120)
+        started = eventually(lambda: log.read_text().count("Application startup complete") == 2, within=120)
         assert started, log.read_text()[-3000:]
-        workers = [pid for pid, (_state, ppid, _group) in _processes().items() if ppid == serve.pid]
-        assert len(workers) >= 2 and _listening(port)
+        workers = [pid for pid, (_state, ppid, _group) in processes().items() if ppid == serve.pid]
+        assert len(workers) >= 2 and listening(port)
         serve.send_signal(sig)
         serve.wait(timeout=30)
-        assert _eventually(lambda: not any(pid in _processes() for pid in workers), within=10)
-        assert not _listening(port)
+        assert eventually(lambda: not any(pid in processes() for pid in workers), within=10)
+        assert not listening(port)
     finally:
         for pid in [serve.pid, *workers]:
-            if pid in _processes():
+            if pid in processes():
                 os.kill(pid, signal.SIGKILL)
         serve.wait()
 
@@ -217,19 +136,19 @@ SLEEPERS = ["sh", "-c", "sleep 600 & sleep 600 & wait"]
 
 def test_stop_escalates_to_sigkill_for_a_process_that_ignores_sigterm() -> None:
     child = spawn(["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"], grace=0.5)
-    assert _eventually(lambda: len(_group(child.pid)) >= 3, within=5)
+    assert eventually(lambda: len(group(child.pid)) >= 3, within=5)
     started = time.monotonic()
     assert child.stop() is True
     assert time.monotonic() - started < 5
-    assert _group(child.pid) == []
+    assert group(child.pid) == []
 
 
 def test_stop_after_the_leader_exited_still_stops_what_it_started() -> None:
     child = spawn(["sh", "-c", "sleep 600 & exit 0"], grace=2)
     child.process.wait(timeout=5)
-    assert _eventually(lambda: len(_group(child.pid)) == 1, within=5)  # the orphaned sleep
+    assert eventually(lambda: len(group(child.pid)) == 1, within=5)  # the orphaned sleep
     assert child.stop() is True
-    assert _group(child.pid) == []
+    assert group(child.pid) == []
 
 
 def test_keeper_stands_down_after_an_orderly_stop() -> None:
@@ -261,19 +180,19 @@ def test_a_run_child_dies_with_its_parent(sig: int) -> None:
     parent.stdout.readline()
 
     def child_group() -> int | None:
-        for pid, (_state, ppid, group) in _processes().items():
-            if ppid == parent.pid and group == pid and b"sleep 600" in _cmdline(pid):
+        for pid, (_state, ppid, pg) in processes().items():
+            if ppid == parent.pid and pg == pid and b"sleep 600" in cmdline(pid):
                 return pid
         return None
 
-    assert _eventually(lambda: child_group() is not None, within=10)
+    assert eventually(lambda: child_group() is not None, within=10)
     pgid = child_group()
     assert pgid is not None
-    assert _eventually(lambda: len(_group(pgid)) == 3, within=5)
+    assert eventually(lambda: len(group(pgid)) == 3, within=5)
     parent.send_signal(sig)
     parent.wait(timeout=10)
     parent.stdout.close()
-    assert _eventually(lambda: _group(pgid) == [], within=5), _group(pgid)
+    assert eventually(lambda: group(pgid) == [], within=5), group(pgid)
 
 
 WORKER = textwrap.dedent(
@@ -295,11 +214,11 @@ def test_a_worker_exits_when_its_parent_is_killed() -> None:
     worker = int(parent.stdout.readline())
     assert parent.stdout.readline() == "ready\n"
     time.sleep(1.5)  # several looks at a living parent
-    assert _stat(worker) is not None and _stat(worker)[0] != "Z"  # type: ignore[index]
+    assert stat(worker) is not None and stat(worker)[0] != "Z"  # type: ignore[index]
     parent.kill()
     parent.wait(timeout=10)
     parent.stdout.close()
-    assert _eventually(lambda: _stat(worker) is None or _stat(worker)[0] == "Z", within=5)  # type: ignore[index]
+    assert eventually(lambda: stat(worker) is None or stat(worker)[0] == "Z", within=5)  # type: ignore[index]
 
 
 def test_run_returns_what_subprocess_run_returns() -> None:
@@ -312,20 +231,3 @@ def test_signals_exit_restores_the_handlers() -> None:
     with signals_exit():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
-
-
-# ------------------------------------------------------------------ the real server
-
-
-@pytest.mark.vllm
-def test_sigterm_to_vllm_serve_stops_the_real_vllm_server(tmp_path: Path) -> None:
-    """The real vLLM server (API server, engine core): SIGTERM to the command line, all gone."""
-    cli = ServeCLI(free_port(), dict(os.environ), [], tmp_path / "cli.log")
-    try:
-        pgid = cli.wait_ready(timeout=960)  # the command line's own limit is 900 s
-        cli.process.send_signal(signal.SIGTERM)
-        assert cli.process.wait(timeout=60) == 128 + signal.SIGTERM
-        assert _group(pgid) == []
-        assert not _listening(cli.port)
-    finally:
-        cli.close()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
+import os
+import signal
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,8 +26,9 @@ from ra_agents import (
     VerdictError,
 )
 from ra_agents.backends.litellm import LiteLLMBackend
-from ra_agents.local.vllm_server import VLLMServer, free_port
+from ra_agents.local.vllm_server import free_port
 from tests.fake_openai import FakeOpenAI, chat_reply
+from tests.process_probe import ServeCLI, group, listening
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
 PROMPT = "What is 2 + 2?"
@@ -139,14 +142,30 @@ def test_sync_call_and_cli_against_the_server(vllm_server, tmp_path) -> None:
     assert lines[2]["ok"] and lines[2]["ranking"] == ["a"] and lines[2]["id"] == 3
 
 
-# ---------------------------------------------- a second real server: replicas, kill
+# ------------------------------- a second real server: replicas, SIGTERM mid-batch
+
+
+@dataclass
+class SecondServer:
+    """The second replica, started as a user starts one: ``ra-agents vllm serve`` (issue 21's signal test)."""
+
+    cli: ServeCLI
+    pgid: int
+    litellm_model: str = "hosted_vllm/smollm2"
+
+    @property
+    def api_base(self) -> str:
+        return self.cli.api_base
 
 
 @pytest.fixture(scope="module")
-def second_server(vllm_server):
-    server = VLLMServer.bundled().start().wait()
-    yield server
-    server.stop()
+def second_server(vllm_server, tmp_path_factory):
+    cli = ServeCLI(free_port(), dict(os.environ), [], tmp_path_factory.mktemp("second") / "cli.log")
+    try:
+        pgid = cli.wait_ready(timeout=960)  # the command line's own limit is 900 s
+        yield SecondServer(cli, pgid)
+    finally:
+        cli.close()
 
 
 def _served_requests(api_base: str) -> float:
@@ -174,20 +193,29 @@ async def test_two_replicas_behind_the_router_share_the_load(vllm_server, second
 
 
 @pytest.mark.vllm
-async def test_server_killed_mid_batch_gives_clear_errors_and_keeps_the_rest(vllm_server, second_server) -> None:
+async def test_server_stopped_mid_batch_gives_clear_errors_and_keeps_the_rest(vllm_server, second_server) -> None:
+    """SIGTERM to ``ra-agents vllm serve`` (what kill, timeout, docker stop send) mid-batch.
+
+    The command line exits with 128 + SIGTERM after stopping vLLM's whole group (API server,
+    engine core): no process of it is left and the port is free. The batch keeps its first
+    verdict, and every later request is a clear BackendUnavailable.
+    """
     judge = Judge.from_litellm(
         second_server.litellm_model, api_base=second_server.api_base, seed=0, logprobs=False,
         num_retries=0, timeout=60, concurrency=1,
     )  # fmt: skip
-    killed = threading.Event()
+    exit_codes: list[int] = []
 
-    def kill_after_first(index, item) -> None:
-        if index == 0 and not killed.is_set():
-            killed.set()
-            second_server.stop(grace=0.1)
+    def stop_after_first(index, item) -> None:
+        if index == 0 and not exit_codes:
+            second_server.cli.process.send_signal(signal.SIGTERM)
+            exit_codes.append(second_server.cli.process.wait(timeout=60))
 
     requests = [{"principle": PRINCIPLE, "prompt": PROMPT, "responses": [str(i), str(i + 1)]} for i in range(4)]
-    results = await judge.ajudge_batch(requests, on_result=kill_after_first)
+    results = await judge.ajudge_batch(requests, on_result=stop_after_first)
+    assert exit_codes == [128 + signal.SIGTERM], second_server.cli.log.read_text()[-3000:]
+    assert group(second_server.pgid) == []
+    assert not listening(second_server.cli.port)
     assert isinstance(results[0], JudgeResult)
     assert len(results) == 4
     for item in results[1:]:
