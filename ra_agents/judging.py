@@ -106,6 +106,11 @@ def principle_weights(principles: PrincipleSet, weights: Mapping[str, float] | N
         UsageError: no principles, a weight for an unknown name, a negative or
             non-finite weight, or all weights zero.
     """
+    if not isinstance(principles, Mapping):
+        raise UsageError(
+            f"principles must map a name to each principle, got a {type(principles).__name__}; "
+            "e.g. {'safe': 'Refuse harmful requests.', 'concise': 'Prefer the shortest answer.'}"
+        )
     if not principles:
         raise UsageError("no principles given; pass name -> principle, e.g. {'safe': ..., 'concise': ...}")
     weights = dict(weights or {})

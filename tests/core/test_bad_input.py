@@ -182,6 +182,13 @@ MISTAKES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "responses['b'] is b'y' (bytes)",
     ),
     ("no candidates", lambda: _judge().judge("p", "q", []), UsageError, "give at least one candidate"),
+    # several principles as a list, not name -> principle
+    (
+        "principles as a list",
+        lambda: _judge().judge_many(["be safe", "be brief"], "q", ["a"]),  # type: ignore[arg-type]
+        UsageError,
+        "principles must map a name to each principle, got a list; e.g. {'safe':",
+    ),
 ]
 
 
