@@ -66,7 +66,6 @@ deprecated name            use instead
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, Unpack
 
@@ -94,6 +93,7 @@ from ra_agents.feedback import (
 from ra_agents.judging import MultiMode, PrincipleSet, principle_weights
 from ra_agents.principles import principle_text
 from ra_agents.sync import run_sync
+from ra_agents.warn import warn_at_caller
 
 __all__ = [
     "create_run_evaluator",
@@ -342,11 +342,10 @@ def create_async_principles_evaluator(
 
 
 def _renamed(old: str, new: str) -> None:
-    warnings.warn(
+    warn_at_caller(
         f"ra_agents.integrations.langsmith.{old} is deprecated and will be removed in the next release; "
         f"use {new} (same arguments)",
         DeprecationWarning,
-        stacklevel=3,
     )
 
 

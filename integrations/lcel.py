@@ -33,7 +33,6 @@ loop raises :class:`~ra_agents.UsageError`).
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Required
@@ -56,6 +55,7 @@ from ra_agents.feedback import JUDGE_RUN_NAME
 from ra_agents.principles import principle_text
 from ra_agents.protocol import render_candidate
 from ra_agents.sync import run_sync
+from ra_agents.warn import warn_at_caller
 
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
@@ -379,10 +379,9 @@ def _samples(runnable: Runnable, n: int, temperature: float | None) -> list[Runn
             raise UsageError(f"{type(model).__name__} has no temperature field; leave temperature= unset")
         update["temperature"] = temperature
     if n > 1 and update.get("temperature", getattr(model, "temperature", None)) == 0:
-        warnings.warn(
+        warn_at_caller(
             f"{type(model).__name__} samples at temperature 0, so the {n} samples will be identical; "
-            "pass temperature= above 0 to best_of_n",
-            stacklevel=3,
+            "pass temperature= above 0 to best_of_n"
         )
     seed = getattr(model, "seed", None) if "seed" in fields else None
     samples: list[Runnable] = []

@@ -22,11 +22,11 @@ False
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal, TypeAlias, get_args
 
 from ._errors import UsageError
 from ._types import JudgeResult
+from .warn import warn_at_caller
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -103,11 +103,7 @@ def resolve_on_judge_error(
     prefix = f"{what}: " if what else ""
     if old_value is not None:
         mapped = check_on_judge_error(old_value, f"{prefix}{old_name}")
-        warnings.warn(
-            f"{prefix}{old_name} is deprecated; use on_judge_error={mapped!r} instead",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+        warn_at_caller(f"{prefix}{old_name} is deprecated; use on_judge_error={mapped!r} instead", DeprecationWarning)
         if value is not None:
             raise UsageError(f"{prefix}give on_judge_error only, not both it and its deprecated name {old_name}")
         value = mapped

@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "ra_agents._telemetry": VALUES,
     "ra_agents.prompt": VALUES,
     "ra_agents.acceptance": VALUES,
+    "ra_agents.warn": VALUES,  # warnings attributed to the user's line
     "ra_agents.principles": VALUES,
     "ra_agents.settings": VALUES,
     "ra_agents.trajectory": VALUES,  # renders transcripts; ranks with a judge it is given
