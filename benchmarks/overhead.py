@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from ra_agents import protocol
 from ra_agents.evals.metrics import percentile
 from ra_agents.evals.report import md_table, plot, progress
-from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion, shown_responses
 
 __all__ = [
     "InstantUpstream",
@@ -37,7 +37,7 @@ __all__ = [
 def instant_verdict(body: dict[str, Any]) -> Reply:
     """A valid verdict for the masked names of a judge request, at once."""
     try:
-        names = list(json.loads(body["messages"][1]["content"])["responses"])
+        names = list(shown_responses(body["messages"]))
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         return 400, {"error": {"message": f"not a verdict request: {exc}"}}
     verdict = {"scores": {m: 5 - min(i, 4) for i, m in enumerate(names)}, protocol.RANKING_KEY: names}

@@ -17,7 +17,7 @@ from typing import Any
 
 from ra_agents import VerdictError
 from ra_agents.evals.report import md_table, plot
-from ra_agents.protocol import masked_names, parse_verdict
+from ra_agents.protocol import RANKING_KEY, masked_names, parse_verdict
 
 __all__ = ["SHAPES", "DEFAULT_SIZES", "run_parser_bench", "render_markdown", "plot_parser"]
 
@@ -37,7 +37,7 @@ DEFAULT_SIZES = (64 * 1024, 256 * 1024, 1024 * 1024)
 
 def _verdict(n: int) -> str:
     names = masked_names(n)
-    return json.dumps({"scores": {m: 5 - i % 5 for i, m in enumerate(names)}, "best-to-worst": names})
+    return json.dumps({"scores": {m: 5 - i % 5 for i, m in enumerate(names)}, RANKING_KEY: names})
 
 
 def _answer(fragment: str, size: int, tail: str) -> str:

@@ -35,8 +35,9 @@ from typing import Any
 from ra_agents import Judge, UsageError
 from ra_agents.evals.metrics import percentile
 from ra_agents.evals.report import md_table, plot, progress
+from ra_agents.protocol import RANKING_KEY
 from ra_agents.sync import run_sync
-from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion
+from ra_agents.testing import LoopbackOpenAI, Reply, chat_completion, shown_responses
 
 from .processes import aiohttp_module, start_serve
 
@@ -55,12 +56,12 @@ class _CountingUpstream:
         self._lock = threading.Lock()
 
     def __call__(self, body: dict[str, Any]) -> Reply:
-        shown = json.loads(body["messages"][1]["content"])["responses"]
+        shown = shown_responses(body["messages"])
         with self._lock:
             self.sizes.append(len(shown))
         ranking = sorted(shown, key=lambda name: (len(shown[name]), name))
         scores = {name: max(1, 5 - rank) for rank, name in enumerate(ranking)}
-        return chat_completion(json.dumps({"scores": scores, "best-to-worst": ranking}))
+        return chat_completion(json.dumps({"scores": scores, RANKING_KEY: ranking}))
 
 
 def _samples(prompts: int, group: int, seed: int) -> list[tuple[str, str]]:
