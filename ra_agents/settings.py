@@ -126,14 +126,20 @@ def read_config(path: str | os.PathLike[str] | None = None) -> tuple[Path | None
         raise UsageError(f"config file {file} is not valid TOML: {exc}") from exc
 
 
-def check_api_base(url: Any, what: str = "api_base") -> str:
+def check_api_base(url: Any, what: str = "api_base", example: str = "http://127.0.0.1:8000/v1") -> str:
     """``url`` if it is an http(s) URL; else a :class:`UsageError` that says how to write it.
 
     Without a scheme (``127.0.0.1:8000/v1``) HTTP clients fail later with a misleading error
-    (LiteLLM reports a status 500 for a path it made up), so every backend checks at construction.
+    (LiteLLM reports a status 500 for a path it made up), so every backend and the judge
+    server's clients check at construction.
+
+    Args:
+        url: the URL given.
+        what: the argument's name, for the message.
+        example: a well-formed URL of the same kind, shown when none was given.
     """
     if not isinstance(url, str) or not url.strip():
-        raise UsageError(f"{what} takes a server URL such as 'http://127.0.0.1:8000/v1', got {url!r}")
+        raise UsageError(f"{what} takes a server URL such as {example!r}, got {url!r}")
     scheme, sep, rest = url.strip().partition("://")
     if not sep or scheme.lower() not in ("http", "https") or not rest:
         fixed = "http://" + url.strip() if not sep else "http://" + rest

@@ -60,6 +60,7 @@ from ..judging import JudgingBase, MultiMode, MultiResult, PrincipleSet
 from ..principles import Principle, PrincipleLike
 from ..prompt import PromptLike, prompt_text
 from ..protocol import render_candidate
+from ..settings import check_api_base
 from ..sync import _portal_loop, run_sync
 from .wire import BatchOut, ErrorBody, OpenRLHFResponse
 
@@ -335,8 +336,7 @@ class AsyncClient(JudgingBase[JudgeResult]):
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.strip():
-            raise UsageError("base_url is empty; give the judge server's root, e.g. http://127.0.0.1:8080")
+        check_api_base(base_url, "base_url", example="http://127.0.0.1:8080")
         if not isinstance(retries, int) or retries < 0:
             raise UsageError(f"retries must be 0 or more, got {retries!r}")
         if not timeout or timeout <= 0:

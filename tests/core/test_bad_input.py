@@ -65,6 +65,13 @@ def _validator(on_fail: Any) -> Any:
     return PrincipleValidator(_judge(), "no medical dosages", on_fail=on_fail)
 
 
+def _client(base_url: str) -> Any:
+    needs("httpx")
+    from ra_agents import Client
+
+    return Client(base_url)
+
+
 def _resolve(model: str, api_base: str) -> Any:
     from ra_agents.settings import resolve_backend
 
@@ -182,6 +189,19 @@ MISTAKES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "responses['b'] is b'y' (bytes)",
     ),
     ("no candidates", lambda: _judge().judge("p", "q", []), UsageError, "give at least one candidate"),
+    # a judge server's address without a scheme, or none
+    (
+        "client base_url without a scheme",
+        lambda: _client("localhost:8080"),
+        UsageError,
+        "base_url 'localhost:8080' is not an http(s) URL; write the scheme too, e.g. 'http://localhost:8080'",
+    ),
+    (
+        "client base_url empty",
+        lambda: _client(""),
+        UsageError,
+        "base_url takes a server URL such as 'http://127.0.0.1:8080', got ''",
+    ),
     # several principles as a list, not name -> principle
     (
         "principles as a list",
