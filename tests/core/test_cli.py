@@ -57,6 +57,22 @@ def test_delegated_commands_answer_help(command, usage, capsys) -> None:
     assert capsys.readouterr().out.startswith(f"usage: {usage}")
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        ([], "ra-agents"),
+        (["vllm"], "ra-agents vllm"),
+        (["eval"], "ra-agents eval"),
+        (["principles"], "ra-agents principles"),
+    ],
+)
+def test_a_command_group_without_its_action_prints_its_help_and_exits_2(argv, usage, capsys) -> None:
+    """One style for ra-agents and its command groups: the help (actions and examples) on stdout, code 2."""
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {usage} ") and "examples:" in out
+
+
 def test_a_batch_error_line_carries_the_errors_fields(tmp_path, capsys, monkeypatch) -> None:
     """A request the model cannot answer usefully: its line names the error and keeps its fields (the raw text)."""
     from ra_agents.testing import LoopbackOpenAI, chat_completion
