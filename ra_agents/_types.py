@@ -256,16 +256,18 @@ def verdict_json_schema() -> dict[str, Any]:
     return schema
 
 
-def validation_summary(exc: Any, *, limit: int | None = None) -> str:
+def validation_summary(exc: Any, *, limit: int | None = None, whole: str = "request") -> str:
     """``loc: message`` for each error of a pydantic (or FastAPI) validation error, ``; ``-joined.
 
-    FastAPI's leading ``body`` location is dropped; ``limit`` caps how many errors are listed.
+    FastAPI's leading ``body`` location is dropped, and pydantic's ``Value error, `` prefix of
+    our own validators' messages; ``limit`` caps how many errors are listed; ``whole`` names
+    an error of the whole object.
     """
     errors = list(exc.errors())
     parts = []
     for e in errors[:limit]:
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{loc}: {e.get('msg')}")
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or whole
+        parts.append(f"{loc}: {str(e.get('msg')).removeprefix('Value error, ')}")
     more = "; ..." if limit is not None and len(errors) > limit else ""
     return "; ".join(parts) + more
 
@@ -300,6 +302,30 @@ def _prompt_value(value: Any) -> str:
         return prompt_text(value)
     except UsageError as exc:
         raise ValueError(str(exc)) from None
+
+
+def responses_shape_error(value: Any) -> str:
+    """What to say when ``responses`` is neither a mapping nor a list (one message, local and served)."""
+    return (
+        "responses must be a list of candidates or a mapping of name -> candidate, e.g. "
+        f'["answer A", "answer B"] or {{"a": "answer A", "b": "answer B"}}; got {type(value).__name__}'
+    )
+
+
+def _responses_value(value: Any) -> dict[str, Any] | list[Any]:
+    """A request's candidates: a mapping (kept as a dict) or a list; the checks of each come later."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ValueError(responses_shape_error(value))
+
+
+_RESPONSES_SCHEMA: dict[str, Any] = {
+    "title": "Responses",
+    "description": "The candidates: a list (named 0, 1, ...) or a mapping of name to candidate.",
+    "anyOf": [{"type": "array", "items": {}}, {"type": "object"}],
+}
 
 
 _PROMPT_SCHEMA: dict[str, Any] = {
@@ -359,7 +385,9 @@ class JudgeRequest(BaseModel):
         WithJsonSchema(_PRINCIPLE_SCHEMA),
     ]
     prompt: Annotated[str, PlainValidator(_prompt_value), WithJsonSchema(_PROMPT_SCHEMA)]
-    responses: dict[str, Any] | list[Any]
+    responses: Annotated[
+        dict[str, Any] | list[Any], PlainValidator(_responses_value), WithJsonSchema(_RESPONSES_SCHEMA)
+    ]
     permutations: int | None = Field(default=None, ge=1, le=16)
     seed: int | None = None
 

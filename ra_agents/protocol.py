@@ -23,7 +23,7 @@ from math import factorial
 from typing import Any, TypeVar
 
 from ._errors import UsageError, VerdictError
-from ._types import Message, TokenLogprob
+from ._types import Message, TokenLogprob, responses_shape_error
 from .trajectory import is_trajectory, render_trajectory
 
 __all__ = [
@@ -598,9 +598,7 @@ def check_candidates(
         items = list(responses)
         names = [str(i) for i in range(len(items))]
     else:
-        raise UsageError(
-            f"responses must be a mapping of name -> candidate or a list of candidates, got {type(responses).__name__}"
-        )
+        raise UsageError(responses_shape_error(responses))
     if not items:
         raise UsageError("responses is empty; give at least one candidate to judge")
     if len(items) > max_candidates:

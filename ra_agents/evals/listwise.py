@@ -30,7 +30,7 @@ from pydantic import ConfigDict, ValidationError, field_validator, model_validat
 
 from .._errors import UsageError
 from .._jsonl import jsonl_rows
-from .._types import JudgeRequest, JudgeResult
+from .._types import JudgeRequest, JudgeResult, validation_summary
 from ..judge import Judge
 from ..sweep import kendall_tau_b
 from .metrics import mean, ndcg, pairwise_accuracy, position_bias, ranking_to_scores
@@ -116,10 +116,7 @@ def load_cases(path: Path | None = None) -> list[ListwiseCase]:
         try:
             case = ListwiseCase.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'case'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
-            )
+            problems = validation_summary(exc, whole="case")
             raise UsageError(f"{where}:{lineno}: {problems} (format: see ra_agents.evals.listwise)") from None
         cases.append(case if case.id is not None else case.model_copy(update={"id": lineno}))
     if not cases:

@@ -189,6 +189,12 @@ MISTAKES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "responses['b'] is b'y' (bytes)",
     ),
     ("no candidates", lambda: _judge().judge("p", "q", []), UsageError, "give at least one candidate"),
+    (
+        "one text as the candidates",
+        lambda: _judge().judge("p", "q", "one answer"),
+        UsageError,
+        'responses must be a list of candidates or a mapping of name -> candidate, e.g. ["answer A", "answer B"]',
+    ),
     # a judge server's address without a scheme, or none
     (
         "client base_url without a scheme",

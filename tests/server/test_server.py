@@ -244,6 +244,11 @@ def test_batch_keeps_request_order_and_isolates_bad_items(server: str) -> None:
         ),
         (json.dumps({"principle": " ", "prompt": "q", "responses": ["x"]}).encode(), 422, "principle"),
         (json.dumps({"principle": "p", "prompt": "q", "responses": {}}).encode(), 422, "empty"),
+        (
+            json.dumps({"principle": "p", "prompt": "q", "responses": "one answer"}).encode(),
+            422,
+            'responses: responses must be a list of candidates or a mapping of name -> candidate, e.g. ["answer A"',
+        ),
     ],
     ids=[
         "malformed",
@@ -255,6 +260,7 @@ def test_batch_keeps_request_order_and_isolates_bad_items(server: str) -> None:
         "body-bytes",
         "blank-principle",
         "no-candidates",
+        "responses-text",
     ],
 )
 def test_bad_input_is_a_4xx_that_names_the_problem(server: str, body: bytes, status: int, fragment: str) -> None:
