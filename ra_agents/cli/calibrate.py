@@ -54,7 +54,7 @@ def add_parser(sub: Any, judge_options: Callable[[argparse.ArgumentParser], None
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The calibration's own flags."""
-    from .sweep import _one_item
+    from .flags import add_principle_items
 
     source = p.add_argument_group("labels (one source)")
     source.add_argument("-i", "--input", help="labelled cases, one JSON object per line (.jsonl); - for stdin")
@@ -69,13 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     source.add_argument("--langsmith-project", metavar="NAME", help="a LangSmith project whose runs carry feedback")
     source.add_argument("--feedback-key", help="--langsmith-project: the feedback key of the human label")
-    p.add_argument(
-        "--principle",
-        type=_one_item,
-        action="extend",
-        dest="principle_items",
-        default=[],
-        metavar="ID|NAME=TEXT",
+    add_principle_items(
+        p,
         help="a principle to judge under (repeat to compare): a library id, or NAME=TEXT inline; "
         "default: each case's own principle",
     )

@@ -85,18 +85,10 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
     except ``--permutations``, which each evaluation defines as its own passes, and ``--seed``,
     which defaults to 0 so that reruns are comparable.
     """
+    from .flags import add_backend_options
+
     g = p.add_argument_group("judge")
-    g.add_argument(
-        "--model",
-        help="LiteLLM model string, e.g. hosted_vllm/rewardanything (default: RA_AGENTS_MODEL, [backend], "
-        "else the bundled model in-process)",
-    )
-    g.add_argument(
-        "--api-base",
-        help="the model server's base URL, e.g. http://127.0.0.1:8000/v1, or replicas comma-separated "
-        "(default: RA_AGENTS_API_BASE)",
-    )
-    g.add_argument("--api-key", help="the model server's key, if it wants one (default: RA_AGENTS_API_KEY)")
+    add_backend_options(g)
     g.add_argument(
         "--concurrency",
         type=positive_int,

@@ -16,15 +16,22 @@ from typing import Annotated, Any
 from ..judge import Judge
 from ..settings import resolve_backend
 
-__all__ = ["add_hidden_alias", "add_judge_options", "judge_from_flags", "judge_keywords", "setting_type"]
+__all__ = [
+    "add_backend_options",
+    "add_hidden_alias",
+    "add_judge_options",
+    "add_principle_items",
+    "judge_from_flags",
+    "judge_keywords",
+    "setting_type",
+]
 
 
-def add_judge_options(p: argparse.ArgumentParser | Any, *, concurrency: bool = True) -> None:
-    """``--model``, ``--api-base``, ``--api-key``, ``--timeout`` and the judge's own flags.
+def add_backend_options(p: argparse.ArgumentParser | Any) -> None:
+    """``--model``, ``--api-base`` and ``--api-key``: which model server the judge calls.
 
     Args:
         p: a parser or an argument group.
-        concurrency: add ``--concurrency`` (a command with a ``--concurrency`` of its own says False).
     """
     p.add_argument(
         "--model",
@@ -37,6 +44,29 @@ def add_judge_options(p: argparse.ArgumentParser | Any, *, concurrency: bool = T
         "(default: RA_AGENTS_API_BASE)",
     )
     p.add_argument("--api-key", help="the model server's key, if it wants one (default: RA_AGENTS_API_KEY)")
+
+
+def add_principle_items(p: argparse.ArgumentParser | Any, help: str) -> None:
+    """``--principle ID|NAME=TEXT``, repeatable, collected in ``principle_items`` (one list entry each)."""
+    p.add_argument(
+        "--principle",
+        type=lambda text: [text],  # with action="extend": the whole text is one item, commas and all
+        action="extend",
+        dest="principle_items",
+        default=[],
+        metavar="ID|NAME=TEXT",
+        help=help,
+    )
+
+
+def add_judge_options(p: argparse.ArgumentParser | Any, *, concurrency: bool = True) -> None:
+    """``--model``, ``--api-base``, ``--api-key``, ``--timeout`` and the judge's own flags.
+
+    Args:
+        p: a parser or an argument group.
+        concurrency: add ``--concurrency`` (a command with a ``--concurrency`` of its own says False).
+    """
+    add_backend_options(p)
     p.add_argument(
         "--timeout", type=float, help="seconds per model request (default: RA_AGENTS_TIMEOUT, [backend], else 120)"
     )

@@ -17,21 +17,15 @@ from ..evals.report import progress
 from ..principles import Principle, PrincipleLike
 from ..settings import comma_list
 from ..sweep import SweepCase, _require_matplotlib, sweep
-from .flags import add_hidden_alias, judge_from_flags, judge_keywords
+from .flags import add_hidden_alias, add_principle_items, judge_from_flags, judge_keywords
 
 __all__ = ["add_arguments", "run", "read_cases", "resolve_principles"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The sweep's own flags (the judge options are added by the caller)."""
-    p.add_argument(
-        "--principle",
-        type=_one_item,
-        action="extend",
-        dest="principle_items",
-        default=[],
-        metavar="ID|NAME=TEXT",
-        help="a principle to compare (repeat): a library id (ra-agents principles list), or NAME=TEXT inline",
+    add_principle_items(
+        p, help="a principle to compare (repeat): a library id (ra-agents principles list), or NAME=TEXT inline"
     )
     # --principles ID,ID,... was the comma-list spelling: still read, hidden, for one release.
     add_hidden_alias(p, "--principles", "principle_items", type=comma_list, action="extend")
@@ -135,10 +129,6 @@ def _library_principle(principle_id: str) -> Principle:
     from .. import principles as library
 
     return library.get(principle_id)
-
-
-def _one_item(text: str) -> list[str]:
-    return [text]
 
 
 def _write(path: str, text: str) -> None:
