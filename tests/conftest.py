@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from opentelemetry import trace
@@ -117,6 +118,17 @@ def otlp_receiver(vllm_server: ServedModel) -> OTLPReceiver:
         )
     assert _RECEIVER is not None, "the OTLP receiver starts with the vLLM server; mark the test with @pytest.mark.vllm"
     return _RECEIVER
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """One local Ray cluster for the session (2 CPUs, a small object store), started on first use."""
+    from ra_agents.integrations.ray import ray_session
+
+    with ray_session(
+        "local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False
+    ) as ray:
+        yield ray
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 
 from benchmarks.cli import main
-from ra_agents.integrations.ray import ray_session
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    """The cluster tests/integrations/test_ray.py started, or a like one (2 CPUs, a small object store)."""
-    with ray_session(
-        "local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False
-    ) as ray:
-        yield ray
 
 
 def test_ray_bench_end_to_end(ray_cluster, tmp_path, capsys) -> None:

@@ -23,7 +23,6 @@ from ra_agents.integrations.ray import (
     _columns_of,
     ajudge_table,
     judge_dataset,
-    ray_session,
     row_error,
     row_verdict,
 )
@@ -31,15 +30,6 @@ from ra_agents.local.vllm_server import free_port
 from ra_agents.testing import LoopbackOpenAI, ScriptedBackend, prefer
 
 PRINCIPLE = "Correctness first; among correct answers prefer the shortest."
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    """A local 2-CPU cluster with a small object store (or the session's, when one runs)."""
-    with ray_session(
-        "local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024, log_to_driver=False
-    ) as ray:
-        yield ray
 
 
 @pytest.fixture(scope="module")
