@@ -304,21 +304,31 @@ def _prompt_value(value: Any) -> str:
         raise ValueError(str(exc)) from None
 
 
-def responses_shape_error(value: Any) -> str:
-    """What to say when ``responses`` is neither a mapping nor a list (one message, local and served)."""
-    return (
+def candidates_shape(value: Any) -> dict[Any, Any] | list[Any]:
+    """Candidates as a dict (a mapping of name -> candidate) or a list (any other sequence).
+
+    The one shape rule, for the judge's own arguments and for requests read from a file or an
+    HTTP body alike; the names and the candidates themselves are checked later.
+
+    Raises:
+        UsageError: neither a mapping nor a sequence (text, bytes, a set, a number...).
+    """
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    raise UsageError(
         "responses must be a list of candidates or a mapping of name -> candidate, e.g. "
         f'["answer A", "answer B"] or {{"a": "answer A", "b": "answer B"}}; got {type(value).__name__}'
     )
 
 
 def _responses_value(value: Any) -> dict[str, Any] | list[Any]:
-    """A request's candidates: a mapping (kept as a dict) or a list; the checks of each come later."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, list | tuple):
-        return list(value)
-    raise ValueError(responses_shape_error(value))
+    """A request's candidates in the one shape rule (:func:`candidates_shape`)."""
+    try:
+        return candidates_shape(value)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 _RESPONSES_SCHEMA: dict[str, Any] = {

@@ -23,7 +23,7 @@ from math import factorial
 from typing import Any, TypeVar
 
 from ._errors import UsageError, VerdictError
-from ._types import Message, TokenLogprob, responses_shape_error
+from ._types import Message, TokenLogprob, candidates_shape
 from .trajectory import is_trajectory, render_trajectory
 
 __all__ = [
@@ -588,17 +588,16 @@ def check_candidates(
         UsageError: no candidates, too many, duplicate or non-string names, or (with the
             default ``render``) a candidate that is ``None``, a number or bytes.
     """
-    if isinstance(responses, Mapping):
-        names = list(responses.keys())
-        items = list(responses.values())
+    shaped = candidates_shape(responses)
+    if isinstance(shaped, dict):
+        names = list(shaped.keys())
+        items = list(shaped.values())
         bad = [n for n in names if not isinstance(n, str) or not n]
         if bad:
             raise UsageError(f"candidate names must be non-empty strings, got {bad!r}")
-    elif isinstance(responses, Sequence) and not isinstance(responses, (str, bytes)):
-        items = list(responses)
-        names = [str(i) for i in range(len(items))]
     else:
-        raise UsageError(responses_shape_error(responses))
+        items = shaped
+        names = [str(i) for i in range(len(items))]
     if not items:
         raise UsageError("responses is empty; give at least one candidate to judge")
     if len(items) > max_candidates:
