@@ -95,7 +95,11 @@ class Child:
             stdout=subprocess.PIPE if stdio else self._log_file,
             stderr=self._log_file,
         )
-        self.process = self._child.process
+
+    @property
+    def process(self) -> subprocess.Popen[Any]:
+        """The server process (the leader of its group)."""
+        return self._child.process
 
     def log_tail(self) -> str:
         """The end of the child's log."""
